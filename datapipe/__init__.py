@@ -1,0 +1,1 @@
+"""datapipe: raw text → cleaned, deduplicated, tokenized and packed shards, on Ray Data."""

@@ -1,0 +1,5 @@
+import sys
+
+from datapipe.main import main
+
+sys.exit(main())

@@ -1,0 +1,236 @@
+"""The datapipe job's config tree. Defaults are the published filter values and a small,
+debug-friendly tokenizer/packing setup; `configs/datapipe/*.yaml` hold presets."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str = "main"
+    """Source name (e.g. web, books, code); shards go to shards/<name>/ and the manifest counts its tokens."""
+    paths: tuple[str, ...] = ()
+    """Input files: local paths, globs, or URIs pyarrow understands (file://, s3://, gs://)."""
+    format: Literal["auto", "jsonl", "parquet", "text"] = "auto"
+    """File format; auto picks by extension (.jsonl/.json[.gz|.zst], .parquet, anything else is text)."""
+    text_unit: Literal["file", "line"] = "file"
+    """For text files: one document per file, or one per line."""
+    text_field: str = "text"
+    """Field (JSONL key or Parquet column) that holds the document text."""
+    id_field: str = "id"
+    """Field holding a document id; records without one get '<path>:<row>'."""
+
+
+@dataclass(frozen=True)
+class ReadConfig:
+    max_doc_bytes: int = 1_000_000
+    """Documents whose UTF-8 text is larger than this are rejected as too_large (never truncated)."""
+    raw_prefix_bytes: int = 200
+    """How many leading bytes of a rejected record are kept in rejected/ for inspection."""
+    max_nul_fraction: float = 0.0
+    """Records whose share of NUL characters exceeds this are rejected as binary_content."""
+    task_target_bytes: int = 128 * 2**20
+    """Input files are grouped into read tasks of about this many (compressed) bytes."""
+
+
+@dataclass(frozen=True)
+class PiiConfig:
+    enabled: bool = False
+    """Replace e-mail addresses, IP addresses and phone numbers with placeholder tokens."""
+    emails: bool = True
+    """Redact e-mail addresses as <EMAIL>."""
+    ips: bool = True
+    """Redact IPv4 and IPv6 addresses as <IP>."""
+    phones: bool = True
+    """Redact phone numbers as <PHONE>."""
+
+
+@dataclass(frozen=True)
+class GopherQualityConfig:
+    enabled: bool = True
+    """Run the Gopher quality filter (Rae et al. 2021)."""
+    min_doc_words: int = 50
+    """Drop documents with fewer words."""
+    max_doc_words: int = 100_000
+    """Drop documents with more words."""
+    min_avg_word_length: float = 3.0
+    """Drop documents whose mean word length is below this."""
+    max_avg_word_length: float = 10.0
+    """Drop documents whose mean word length is above this."""
+    max_symbol_word_ratio: float = 0.1
+    """Drop documents where (# and ellipsis symbols) / words exceeds this."""
+    max_bullet_lines_ratio: float = 0.9
+    """Drop documents where the share of lines starting with a bullet exceeds this."""
+    max_ellipsis_lines_ratio: float = 0.3
+    """Drop documents where the share of lines ending in an ellipsis exceeds this."""
+    min_alpha_words_ratio: float = 0.8
+    """Drop documents where fewer than this share of words contain an alphabetic character."""
+    min_stop_words: int = 2
+    """Drop documents with fewer occurrences of the stop words."""
+    stop_words: tuple[str, ...] = ("the", "be", "to", "of", "and", "that", "have", "with")
+    """The stop words counted for min_stop_words."""
+
+
+@dataclass(frozen=True)
+class GopherRepetitionConfig:
+    enabled: bool = True
+    """Run the Gopher repetition filter."""
+    dup_line_frac: float = 0.3
+    """Max share of lines that duplicate an earlier line."""
+    dup_para_frac: float = 0.3
+    """Max share of paragraphs that duplicate an earlier paragraph."""
+    dup_line_char_frac: float = 0.2
+    """Max share of characters in duplicated lines."""
+    dup_para_char_frac: float = 0.2
+    """Max share of characters in duplicated paragraphs."""
+    top_ngram_fracs: tuple[float, ...] = (0.20, 0.18, 0.16)
+    """Max character share of the most frequent word n-gram, for n = 2, 3, 4."""
+    dup_ngram_fracs: tuple[float, ...] = (0.15, 0.14, 0.13, 0.12, 0.11, 0.10)
+    """Max character share of duplicated word n-grams, for n = 5 ... 10."""
+
+
+@dataclass(frozen=True)
+class C4Config:
+    enabled: bool = True
+    """Run the C4 filter: line removal, then document checks."""
+    filter_no_terminal_punct: bool = True
+    """Remove lines that do not end in terminal punctuation."""
+    min_words_per_line: int = 3
+    """Remove lines with fewer words."""
+    max_word_length: int = 1000
+    """Remove lines containing a word longer than this."""
+    filter_lorem_ipsum: bool = True
+    """Drop documents containing 'lorem ipsum'."""
+    filter_javascript: bool = True
+    """Remove lines mentioning javascript."""
+    filter_curly_bracket: bool = True
+    """Drop documents containing a curly bracket."""
+    filter_policy: bool = True
+    """Remove cookie, privacy and terms-of-use lines."""
+    min_num_sentences: int = 5
+    """Drop documents with fewer sentences after line removal."""
+
+
+@dataclass(frozen=True)
+class FineWebConfig:
+    enabled: bool = True
+    """Run the FineWeb quality filter."""
+    line_punct_thr: float = 0.12
+    """Drop documents where the share of lines ending in punctuation is below this."""
+    line_punct_exclude_zero: bool = False
+    """Do not drop documents whose punctuated-line share is exactly zero."""
+    short_line_thr: float = 0.67
+    """Drop documents where the share of short lines exceeds this."""
+    short_line_length: int = 30
+    """A line with at most this many characters is short."""
+    char_duplicates_ratio: float = 0.01
+    """Drop documents where the share of characters in duplicated lines exceeds this."""
+    new_line_ratio: float = 0.3
+    """Drop documents where newlines per word exceed this."""
+
+
+@dataclass(frozen=True)
+class LangIdConfig:
+    enabled: bool = True
+    """Run language identification (py3langid, whose model ships inside its wheel)."""
+    languages: tuple[str, ...] = ("en",)
+    """ISO 639-1 codes to keep; empty keeps every language that reaches min_score."""
+    min_score: float = 0.65
+    """Drop documents whose top-language probability is below this."""
+    fasttext_model: str | None = None
+    """Optional path to a fastText lid.176.bin to use instead (needs the fasttext package)."""
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    pii: PiiConfig = field(default_factory=PiiConfig)
+    """PII redaction (off by default)."""
+    lang_id: LangIdConfig = field(default_factory=LangIdConfig)
+    """Language identification."""
+    gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
+    """Gopher repetition filter."""
+    gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
+    """Gopher quality filter."""
+    c4: C4Config = field(default_factory=C4Config)
+    """C4 line and document filter."""
+    fineweb: FineWebConfig = field(default_factory=FineWebConfig)
+    """FineWeb quality filter."""
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    exact: bool = True
+    """Remove exact duplicates of the normalized text, keeping the lowest doc_id."""
+    num_buckets: int = 0
+    """Hash buckets for the dedup shuffle (each bucket is one task's memory); 0 picks from input size."""
+    bucket_target_bytes: int = 256 * 2**20
+    """With num_buckets=0: aim for about this much text per bucket."""
+
+
+@dataclass(frozen=True)
+class TokenizeConfig:
+    tokenizer_path: str | None = None
+    """Use this tokenizer.json instead of training one."""
+    vocab_size: int = 8192
+    """Vocabulary size of the byte-level BPE trained on the kept corpus."""
+    train_docs: int = 20_000
+    """How many kept documents (taken evenly across buckets) train the tokenizer."""
+    min_frequency: int = 2
+    """BPE merges need at least this many occurrences."""
+    eos_token: str = "<|endoftext|>"
+    """Appended after every document."""
+    pad_token: str = "<|pad|>"
+    """Fills the tail of the last block of each shard; training ignores it."""
+    batch_size: int = 512
+    """Documents per encode_batch call."""
+
+
+@dataclass(frozen=True)
+class PackConfig:
+    seq_len: int = 512
+    """Training sequence length; blocks hold seq_len + 1 tokens (inputs and shifted targets)."""
+    val_fraction: float = 0.05
+    """Share of documents (chosen by a seeded hash of doc_id) that go to validation."""
+    seed: int = 0
+    """Seed of the train/validation split."""
+
+
+@dataclass(frozen=True)
+class DatapipeConfig:
+    sources: tuple[SourceConfig, ...] = ()
+    """Named input sources; empty means the generated sample corpus."""
+    output: str = "outputs/datapipe"
+    """Output folder (local path or URI)."""
+    read: ReadConfig = field(default_factory=ReadConfig)
+    """Reading and rejecting unreadable records."""
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    """Normalization, PII redaction and quality filters."""
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    """Duplicate removal."""
+    tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
+    """Tokenizer training and tokenization."""
+    pack: PackConfig = field(default_factory=PackConfig)
+    """Packing into fixed-length blocks and the train/validation split."""
+    sample_docs: int = 3000
+    """Size of the generated sample corpus used when no sources are given."""
+    actor_num_cpus: float = 1.0
+    """CPUs each stage actor reserves; the pool has one actor per that many cluster CPUs."""
+    keep_work: bool = False
+    """Keep the intermediate _work/ folder after a successful run."""
+
+    def __post_init__(self) -> None:
+        from datapipe.typedconfig import ConfigError
+
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"sources: duplicate source name in {names}")
+        for s in self.sources:
+            if not s.paths:
+                raise ConfigError(f"sources.{s.name}.paths: no input paths given")
+        if not 0.0 <= self.pack.val_fraction < 1.0:
+            raise ConfigError("pack.val_fraction: must be in [0, 1)")
+        if self.pack.seq_len < 8:
+            raise ConfigError("pack.seq_len: must be at least 8")
+        if self.tokenize.vocab_size < 300:
+            raise ConfigError("tokenize.vocab_size: must be at least 300 (256 bytes + specials)")

@@ -1,0 +1,161 @@
+"""Filesystem helpers over pyarrow.fs, so local paths, file://, s3:// and gs:// all work.
+
+Writes are atomic: bytes go to a hidden temporary name next to the target and are then
+moved into place, so a crashed task never leaves a half-written file under a final name.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import posixpath
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+_GLOB_CHARS = "*?["
+
+
+@dataclass(frozen=True)
+class Location:
+    """A filesystem plus a path on it; `uri` is how users and manifests see it."""
+
+    fs: pafs.FileSystem
+    path: str
+    uri: str
+
+    def join(self, *parts: str) -> "Location":
+        path = posixpath.join(self.path, *parts)
+        uri = self.uri.rstrip("/") + "/" + "/".join(parts) if parts else self.uri
+        return Location(self.fs, path, uri)
+
+
+def resolve(uri: str) -> Location:
+    """A Location for a local path or URI (no globbing)."""
+    if "://" in uri:
+        fs, path = pafs.FileSystem.from_uri(uri)
+        return Location(fs, path, uri)
+    path = os.path.abspath(uri)
+    return Location(pafs.LocalFileSystem(), path, path)
+
+
+def expand(pattern: str) -> list[Location]:
+    """The files a path, directory, glob or URI names, sorted; [] when nothing matches."""
+    loc = resolve(pattern)
+    if not any(c in loc.path for c in _GLOB_CHARS):
+        info = loc.fs.get_file_info(loc.path)
+        if info.type == pafs.FileType.File:
+            return [loc]
+        if info.type == pafs.FileType.Directory:
+            sel = pafs.FileSelector(loc.path, recursive=True)
+            infos = [i for i in loc.fs.get_file_info(sel) if i.type == pafs.FileType.File]
+            return [_child(loc, i.path) for i in sorted(infos, key=lambda i: i.path)
+                    if not posixpath.basename(i.path).startswith((".", "_"))]
+        return []
+    # Glob: list below the deepest directory without glob characters, then match.
+    parts = loc.path.split("/")
+    depth = next(i for i, p in enumerate(parts) if any(c in p for c in _GLOB_CHARS))
+    base = "/".join(parts[:depth]) or "/"
+    recursive = "**" in loc.path or depth < len(parts) - 1
+    try:
+        infos = loc.fs.get_file_info(pafs.FileSelector(base, recursive=recursive, allow_not_found=True))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    regex = _glob_regex(loc.path)
+    return [_child(loc, i.path) for i in sorted(infos, key=lambda i: i.path)
+            if i.type == pafs.FileType.File and regex.match(i.path)]
+
+
+def _glob_regex(pattern: str) -> re.Pattern:
+    # fnmatch's '*' crosses '/', which is what '**' means; a single '*' must not.
+    out = re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*")
+    out = out.replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+    out = re.sub(r"\\\[(.*?)\\\]", lambda m: "[" + m.group(1).replace("\\", "") + "]", out)
+    return re.compile(out + r"\Z")
+
+
+def _child(parent: Location, path: str) -> Location:
+    if "://" in parent.uri:
+        scheme = parent.uri.split("://", 1)[0]
+        return Location(parent.fs, path, f"{scheme}://{path}" if scheme != "file" else f"file://{path}")
+    return Location(parent.fs, path, path)
+
+
+def size(loc: Location) -> int:
+    return loc.fs.get_file_info(loc.path).size or 0
+
+
+def exists(loc: Location) -> bool:
+    return loc.fs.get_file_info(loc.path).type != pafs.FileType.NotFound
+
+
+def makedirs(loc: Location) -> None:
+    loc.fs.create_dir(loc.path, recursive=True)
+
+
+def remove_tree(loc: Location) -> None:
+    if exists(loc):
+        loc.fs.delete_dir(loc.path)
+
+
+def list_files(loc: Location, suffix: str = "") -> list[Location]:
+    """Final (non-hidden) files below `loc` ending in `suffix`, sorted."""
+    if not exists(loc):
+        return []
+    infos = loc.fs.get_file_info(pafs.FileSelector(loc.path, recursive=True))
+    return [_child(loc, i.path) for i in sorted(infos, key=lambda i: i.path)
+            if i.type == pafs.FileType.File and i.path.endswith(suffix)
+            and not posixpath.basename(i.path).startswith(".")]
+
+
+def write_bytes(loc: Location, data: bytes) -> None:
+    """Write atomically: to a hidden temp name in the same folder, then move into place."""
+    parent = posixpath.dirname(loc.path)
+    loc.fs.create_dir(parent, recursive=True)
+    tmp = posixpath.join(parent, f".tmp-{uuid.uuid4().hex}-{posixpath.basename(loc.path)}")
+    with loc.fs.open_output_stream(tmp) as f:
+        f.write(data)
+    loc.fs.move(tmp, loc.path)
+
+
+def write_json(loc: Location, obj: Any) -> None:
+    write_bytes(loc, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+def read_json(loc: Location) -> Any:
+    with loc.fs.open_input_stream(loc.path) as f:
+        return json.loads(f.read())
+
+
+def write_parquet(loc: Location, table: pa.Table) -> None:
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    write_bytes(loc, buf.getvalue())
+
+
+def read_parquet(loc: Location, columns: list[str] | None = None) -> pa.Table:
+    with loc.fs.open_input_file(loc.path) as f:
+        return pq.read_table(f, columns=columns)
+
+
+def write_npy(loc: Location, array: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    write_bytes(loc, buf.getvalue())
+
+
+def read_npy(loc: Location) -> np.ndarray:
+    with loc.fs.open_input_stream(loc.path) as f:
+        return np.load(io.BytesIO(f.read()), allow_pickle=False)
+
+
+__all__ = [
+    "Location", "resolve", "expand", "size", "exists", "makedirs", "remove_tree", "list_files",
+    "write_bytes", "write_json", "read_json", "write_parquet", "read_parquet", "write_npy", "read_npy",
+]

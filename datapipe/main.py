@@ -1,0 +1,111 @@
+"""`python -m datapipe`: raw text in, packed token shards and a full account out.
+
+    python -m datapipe                                   # the generated sample corpus
+    python -m datapipe --input web=data/web/*.jsonl.zst --input books=s3://b/books/ \\
+        --output out/ --config configs/datapipe/web.yaml --set clean.gopher_quality.min_doc_words=30
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from datapipe import io
+from datapipe.config import DatapipeConfig, SourceConfig
+from datapipe.stats import summary
+from datapipe.typedconfig import ConfigError, load
+
+SAMPLE_DIR = Path("outputs/sample")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m datapipe", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="YAML config (see configs/datapipe/)")
+    p.add_argument("--input", action="append", default=[], metavar="[NAME=]PATH",
+                   help="input path, glob or URI; NAME= puts it in a named source (repeatable)")
+    p.add_argument("--output", help="output folder or URI (default: outputs/datapipe)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a config field, e.g. --set pack.seq_len=1024 (repeatable)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    return p.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace) -> DatapipeConfig:
+    cfg = load(DatapipeConfig, args.config, args.overrides)
+    if args.input:
+        named = {s.name: s for s in cfg.sources}
+        paths: dict[str, list[str]] = {}
+        for item in args.input:
+            name, sep, path = item.partition("=")
+            if not sep or "/" in name or ":" in name:
+                name, path = "main", item
+            paths.setdefault(name, []).append(path)
+        sources = tuple(dataclasses.replace(named.get(n, SourceConfig(name=n)), paths=tuple(p))
+                        for n, p in paths.items())
+        cfg = dataclasses.replace(cfg, sources=sources)
+    if args.output:
+        cfg = dataclasses.replace(cfg, output=args.output)
+    return cfg
+
+
+def resolve_inputs(cfg: DatapipeConfig) -> list[tuple[io.Location, str]]:
+    """Every input file with its source name; a path that matches nothing is an error."""
+    files = []
+    for source in cfg.sources:
+        for pattern in source.paths:
+            found = io.expand(pattern)
+            if not found:
+                raise ConfigError(f"input not found: {pattern} (source {source.name})")
+            files += [(loc, source.name) for loc in found]
+    return files
+
+
+def prepare_output(uri: str, overwrite: bool) -> io.Location:
+    out = io.resolve(uri)
+    if io.exists(out) and io.list_files(out):
+        if not overwrite:
+            raise ConfigError(f"output {uri} already exists; pass --overwrite to replace it or choose another --output")
+        io.remove_tree(out)
+    io.makedirs(out)
+    return out
+
+
+def sample_sources(cfg: DatapipeConfig) -> DatapipeConfig:
+    """With no sources, generate (once) the seeded sample corpus and read that."""
+    from datapipe.sample import write_corpus
+
+    path = SAMPLE_DIR / f"corpus-{cfg.sample_docs}.jsonl"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_corpus(path, cfg.sample_docs, seed=0)
+        print(f"[datapipe] generated sample corpus {path} ({cfg.sample_docs:,} docs)")
+    return dataclasses.replace(cfg, sources=(SourceConfig(name="sample", paths=(str(path),)),))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg = build_config(args)
+        if not cfg.sources:
+            cfg = sample_sources(cfg)
+        inputs = resolve_inputs(cfg)
+        out = prepare_output(cfg.output, args.overwrite)
+    except ConfigError as e:
+        print(f"datapipe: error: {e}", file=sys.stderr)
+        return 2
+
+    import ray
+
+    from datapipe import pipeline
+
+    if not ray.is_initialized():
+        ray.init()  # joins the cluster in RAY_ADDRESS, or starts a local Ray
+    try:
+        stats = pipeline.run(cfg, inputs, out)
+    except ConfigError as e:  # e.g. a tokenizer.json without our special tokens
+        print(f"datapipe: error: {e}", file=sys.stderr)
+        return 2
+    print(summary(stats, out.uri))
+    return 0

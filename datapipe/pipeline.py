@@ -1,0 +1,143 @@
+"""Run the datapipe stages on Ray: ingest → dedup → tokenizer → tokpack → stats + manifest.
+
+Each stage is a Ray Data `map_batches` over small task specs (file groups or hash
+buckets), run by a pool of actors so expensive setup (language-ID model, tokenizer)
+happens once per actor. The driver only ever holds per-task summaries.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import ray
+
+from datapipe import io, stages
+from datapipe.config import DatapipeConfig
+from datapipe.stats import account, check_identity
+from datapipe.tokenize import from_json, token_dtype, tokenizer_sha256, train_tokenizer
+from datapipe.typedconfig import from_dict, to_dict
+
+MANIFEST_FORMAT = "raypretrain-shards/1"
+MIN_BUCKETS = 4
+
+
+def plan_tasks(files: list[tuple[io.Location, str]], target_bytes: int) -> list[list[tuple[str, str]]]:
+    """Group (file, source) pairs, in order, into tasks of about target_bytes each."""
+    tasks: list[list[tuple[str, str]]] = []
+    current: list[tuple[str, str]] = []
+    current_bytes = 0
+    for loc, source in files:
+        n = io.size(loc)
+        if current and current_bytes + n > target_bytes:
+            tasks.append(current)
+            current, current_bytes = [], 0
+        current.append((loc.uri, source))
+        current_bytes += n
+    if current:
+        tasks.append(current)
+    return tasks
+
+
+def num_buckets(cfg: DatapipeConfig, input_bytes: int) -> int:
+    """Configured, or from input size only, so results do not depend on the cluster."""
+    return cfg.dedup.num_buckets or max(MIN_BUCKETS, math.ceil(input_bytes / cfg.dedup.bucket_target_bytes))
+
+
+def _map(stage: type, specs: list[dict], cfg: DatapipeConfig, out: io.Location, **kwargs: Any) -> list[dict]:
+    """Run `stage` over specs in a Ray Data actor pool; return the per-spec summaries."""
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    num_cpus = cfg.actor_num_cpus
+    actors = max(1, min(len(specs), int(cpus // num_cpus) if num_cpus else cpus))
+    ds = ray.data.from_items([{"spec": json.dumps(s)} for s in specs], override_num_blocks=len(specs))
+    ds = ds.map_batches(stage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=num_cpus,
+                        fn_constructor_kwargs={"cfg": to_dict(cfg), "output": out.uri, **kwargs})
+    return [json.loads(row["summary"]) for row in ds.iter_rows()]
+
+
+@ray.remote
+def _train_tokenizer_task(cfg: dict, output: str, buckets: int) -> str:
+    c = from_dict(DatapipeConfig, cfg)
+    texts = stages.tokenizer_sample(output, buckets, c.tokenize.train_docs)
+    return train_tokenizer(texts, c.tokenize).to_str()
+
+
+def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Location,
+        log: Callable[[str], None] = print) -> dict:
+    """Run every stage; write tokenizer.json, stats.json and (last) manifest.json."""
+    seconds: dict[str, float] = {}
+    input_bytes = sum(io.size(loc) for loc, _ in inputs)
+    k = num_buckets(cfg, input_bytes)
+    tasks = plan_tasks(inputs, cfg.read.task_target_bytes)
+    log(f"[datapipe] {len(inputs)} input files ({input_bytes / 2**20:.1f} MiB) → {len(tasks)} read tasks, "
+        f"{k} dedup buckets; output {out.uri}")
+
+    t = time.perf_counter()
+    ingest = _map(stages.Ingest, [{"task": i, "files": f, "num_buckets": k} for i, f in enumerate(tasks)], cfg, out)
+    seconds["read_clean"] = time.perf_counter() - t
+    n_in, n_ok = sum(s["input_docs"] for s in ingest), sum(s["ok_docs"] for s in ingest)
+    log(f"[1/4 read+clean] {n_in:,} docs read, {n_ok:,} passed the filters ({seconds['read_clean']:.1f} s)")
+
+    t = time.perf_counter()
+    dedup = _map(stages.Dedup, [{"bucket": b} for b in range(k)], cfg, out)
+    seconds["dedup"] = time.perf_counter() - t
+    n_kept = sum(s["kept_docs"] for s in dedup)
+    log(f"[2/4 dedup] {n_kept:,} kept, {n_ok - n_kept:,} exact duplicates ({seconds['dedup']:.1f} s)")
+
+    t = time.perf_counter()
+    if cfg.tokenize.tokenizer_path:
+        with io.resolve(cfg.tokenize.tokenizer_path).fs.open_input_stream(
+                io.resolve(cfg.tokenize.tokenizer_path).path) as f:
+            tokenizer_json = f.read().decode()
+        how = f"loaded {cfg.tokenize.tokenizer_path}"
+    else:
+        tokenizer_json = ray.get(_train_tokenizer_task.remote(to_dict(cfg), out.uri, k))
+        how = f"trained byte-level BPE on up to {cfg.tokenize.train_docs:,} kept docs"
+    tok = from_json(tokenizer_json, cfg.tokenize)
+    io.write_bytes(out.join("tokenizer.json"), tokenizer_json.encode())
+    seconds["tokenizer"] = time.perf_counter() - t
+    log(f"[3/4 tokenizer] {how}: vocab {tok.get_vocab_size():,} ({seconds['tokenizer']:.1f} s)")
+
+    t = time.perf_counter()
+    tokpack = _map(stages.TokPack, [{"bucket": b} for b in range(k)], cfg, out, tokenizer_json=tokenizer_json)
+    seconds["tokenize_pack"] = time.perf_counter() - t
+    shards = sorted((sh for s in tokpack for sh in s["shards"]), key=lambda sh: sh["path"])
+    log(f"[4/4 tokenize+pack] {sum(sh['tokens'] for sh in shards):,} tokens in {len(shards)} shards "
+        f"({seconds['tokenize_pack']:.1f} s)")
+
+    stats = account(ingest, dedup, tokpack, seconds)
+    check_identity(stats)
+    io.write_json(out.join("stats.json"), stats)
+    io.write_json(out.join("manifest.json"), manifest(cfg, tok, tokenizer_json, shards, k))
+    if not cfg.keep_work:
+        io.remove_tree(out.join("_work"))
+    return stats
+
+
+def manifest(cfg: DatapipeConfig, tok, tokenizer_json: str, shards: list[dict], buckets: int) -> dict:
+    sources: dict[str, dict] = {}
+    for sh in shards:
+        split = sources.setdefault(sh["source"], {}).setdefault(
+            sh["split"], {"tokens": 0, "blocks": 0, "docs": 0, "shards": 0})
+        for key in ("tokens", "blocks", "docs"):
+            split[key] += sh[key]
+        split["shards"] += 1
+    return {
+        "format": MANIFEST_FORMAT,
+        "seq_len": cfg.pack.seq_len,
+        "block_len": cfg.pack.seq_len + 1,
+        "dtype": np.dtype(token_dtype(tok.get_vocab_size())).name,
+        "vocab_size": tok.get_vocab_size(),
+        "eos_id": tok.token_to_id(cfg.tokenize.eos_token),
+        "pad_id": tok.token_to_id(cfg.tokenize.pad_token),
+        "tokenizer": "tokenizer.json",
+        "tokenizer_sha256": tokenizer_sha256(tokenizer_json),
+        "num_buckets": buckets,
+        "sources": sources,
+        "shards": shards,
+        "stats": "stats.json",
+        "config": to_dict(cfg),
+    }

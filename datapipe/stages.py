@@ -1,0 +1,183 @@
+"""The work each Ray Data task does, one input file group or one hash bucket at a time.
+
+    ingest(task)   files → read → clean → hash → _work/clean/b<bucket>/t<task>.parquet
+                   (+ dropped/t<task>.parquet, rejected/t<task>.parquet)
+    dedup(bucket)  _work/clean/b<bucket>/* → _work/kept/b<bucket>.parquet (+ duplicates/)
+    tokpack(bucket) _work/kept/b<bucket> → shards/<source>/<split>/b<bucket>.npy
+
+Output names are fixed by task and bucket numbers, and each file is written atomically,
+so a retried or re-run task overwrites rather than duplicates. Each task writes a
+completion marker with its summary under _work/done/, which a rerun can reuse.
+Only small per-task summaries travel back to the driver.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datapipe import io
+from datapipe.clean import Cleaner, clean_batch
+from datapipe.config import DatapipeConfig, SourceConfig
+from datapipe.dedup import DUPLICATE_SCHEMA, bucket_of, exact_dedup, text_hash
+from datapipe.pack import is_validation, pack_blocks
+from datapipe.read import read_file
+from datapipe.tokenize import encode, from_json, token_dtype
+from datapipe.typedconfig import from_dict
+
+KEPT_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("text", pa.string()),
+                         ("hash", pa.binary(16))])
+DROPPED_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("reason", pa.string())])
+REJECTED_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("reason", pa.string()),
+                             ("detail", pa.string()), ("raw", pa.binary())])
+
+
+def _done(out: io.Location, stage: str, key: str) -> io.Location:
+    return out.join("_work", "done", stage, f"{key}.json")
+
+
+def _finish(out: io.Location, stage: str, key: str, summary: dict) -> dict:
+    io.write_json(_done(out, stage, key), summary)
+    return summary
+
+
+class _StageActor:
+    """Base of the Ray Data callables: rebuild the config, run one spec per row."""
+
+    def __init__(self, cfg: dict, output: str):
+        self.cfg = from_dict(DatapipeConfig, cfg)
+        self.out = io.resolve(output)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        summaries = [json.dumps(self.run(json.loads(spec))) for spec in batch["spec"]]
+        return {"summary": np.array(summaries, dtype=object)}
+
+    def run(self, spec: dict) -> dict:
+        raise NotImplementedError
+
+
+class Ingest(_StageActor):
+    """Read and clean a group of files, routing kept documents to hash buckets."""
+
+    def __init__(self, cfg: dict, output: str):
+        super().__init__(cfg, output)
+        self.cleaner = Cleaner(self.cfg.clean)
+
+    def run(self, spec: dict) -> dict:
+        task, k = spec["task"], spec["num_buckets"]
+        start = time.perf_counter()
+        sources = {s.name: s for s in self.cfg.sources} or {"main": SourceConfig()}
+        buckets: dict[int, list[pa.Table]] = defaultdict(list)
+        dropped, rejected = [], []
+        counts = {"input_docs": 0, "ok_docs": 0, "text_bytes": 0}
+        pii: Counter = Counter()
+        for uri, source_name in spec["files"]:
+            for table in read_file(io.resolve(uri), sources[source_name], self.cfg.read):
+                table, batch_pii = clean_batch(table, self.cleaner)
+                pii.update(batch_pii)
+                counts["input_docs"] += table.num_rows
+                status = table.column("status").to_numpy(zero_copy_only=False)
+                dropped.append(table.filter(pa.array(status == "dropped")).select(DROPPED_SCHEMA.names))
+                rejected.append(table.filter(pa.array(status == "rejected")).select(REJECTED_SCHEMA.names))
+                ok = table.filter(pa.array(status == "ok"))
+                texts = ok.column("text").to_pylist()
+                hashes = [text_hash(t) for t in texts]
+                counts["ok_docs"] += ok.num_rows
+                counts["text_bytes"] += sum(map(len, texts))
+                ok = pa.table({"doc_id": ok.column("doc_id"), "source": ok.column("source"),
+                               "text": ok.column("text"), "hash": pa.array(hashes, pa.binary(16))},
+                              schema=KEPT_SCHEMA)
+                owner = np.array([bucket_of(h, k) for h in hashes], dtype=np.int64)
+                for b in np.unique(owner):
+                    buckets[int(b)].append(ok.filter(pa.array(owner == b)))
+        for b, parts in buckets.items():
+            io.write_parquet(self.out.join("_work", "clean", f"b{b:05d}", f"t{task:06d}.parquet"),
+                             pa.concat_tables(parts))
+        dropped_t = pa.concat_tables(dropped) if dropped else DROPPED_SCHEMA.empty_table()
+        rejected_t = pa.concat_tables(rejected) if rejected else REJECTED_SCHEMA.empty_table()
+        for name, t in (("dropped", dropped_t), ("rejected", rejected_t)):
+            if t.num_rows:
+                io.write_parquet(self.out.join(name, f"t{task:06d}.parquet"), t)
+        summary = dict(counts, task=task,
+                       dropped=dict(Counter(dropped_t.column("reason").to_pylist())),
+                       rejected=dict(Counter(rejected_t.column("reason").to_pylist())),
+                       pii=dict(pii), seconds=time.perf_counter() - start)
+        return _finish(self.out, "ingest", f"t{task:06d}", summary)
+
+
+class Dedup(_StageActor):
+    """Exact-deduplicate one hash bucket."""
+
+    def run(self, spec: dict) -> dict:
+        b = spec["bucket"]
+        start = time.perf_counter()
+        parts = [io.read_parquet(f) for f in io.list_files(self.out.join("_work", "clean", f"b{b:05d}"), ".parquet")]
+        table = pa.concat_tables(parts) if parts else KEPT_SCHEMA.empty_table()
+        if self.cfg.dedup.exact:
+            kept, dups = exact_dedup(table)
+        else:
+            kept, dups = table, DUPLICATE_SCHEMA.empty_table()
+        kept = kept.sort_by("doc_id")  # a fixed order makes shards reproducible
+        io.write_parquet(self.out.join("_work", "kept", f"b{b:05d}.parquet"), kept)
+        if dups.num_rows:
+            io.write_parquet(self.out.join("duplicates", f"b{b:05d}.parquet"), dups)
+        summary = {"bucket": b, "kept_docs": kept.num_rows, "duplicate_docs": dups.num_rows,
+                   "seconds": time.perf_counter() - start}
+        return _finish(self.out, "dedup", f"b{b:05d}", summary)
+
+
+class TokPack(_StageActor):
+    """Tokenize one bucket's kept documents and pack them into shards per (source, split)."""
+
+    def __init__(self, cfg: dict, output: str, tokenizer_json: str):
+        super().__init__(cfg, output)
+        tc = self.cfg.tokenize
+        self.tok = from_json(tokenizer_json, tc)
+        self.eos, self.pad = self.tok.token_to_id(tc.eos_token), self.tok.token_to_id(tc.pad_token)
+        self.dtype = token_dtype(self.tok.get_vocab_size())
+
+    def run(self, spec: dict) -> dict:
+        b, cfg = spec["bucket"], self.cfg
+        start = time.perf_counter()
+        streams: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)
+        docs: Counter = Counter()
+        with self.out.join("_work", "kept", f"b{b:05d}.parquet").fs.open_input_file(
+                self.out.join("_work", "kept", f"b{b:05d}.parquet").path) as f:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=cfg.tokenize.batch_size,
+                                                        columns=["doc_id", "source", "text"]):
+                ids, sources = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+                val = is_validation(ids, cfg.pack.val_fraction, cfg.pack.seed)
+                flat, lengths = encode(self.tok, batch.column(2).to_pylist(), self.eos)
+                ends = np.cumsum(lengths)
+                for i, (src, is_val) in enumerate(zip(sources, val)):
+                    key = (src, "val" if is_val else "train")
+                    streams[key].append(flat[ends[i] - lengths[i]:ends[i]])
+                    docs[key] += 1
+        shards = []
+        for (src, split), chunks in sorted(streams.items()):
+            tokens = np.concatenate(chunks)
+            blocks = pack_blocks(tokens, cfg.pack.seq_len + 1, self.pad, self.dtype)
+            rel = f"shards/{src}/{split}/b{b:05d}.npy"
+            io.write_npy(self.out.join(*rel.split("/")), blocks)
+            shards.append({"path": rel, "source": src, "split": split, "blocks": int(blocks.shape[0]),
+                           "tokens": int(len(tokens)), "docs": docs[(src, split)]})
+        summary = {"bucket": b, "shards": shards, "seconds": time.perf_counter() - start}
+        return _finish(self.out, "tokpack", f"b{b:05d}", summary)
+
+
+def tokenizer_sample(output: str, num_buckets: int, n_docs: int) -> list[str]:
+    """Up to n_docs kept texts, taken evenly from every bucket (runs as a Ray task)."""
+    out = io.resolve(output)
+    per_bucket = -(-n_docs // max(num_buckets, 1))
+    texts: list[str] = []
+    for b in range(num_buckets):
+        loc = out.join("_work", "kept", f"b{b:05d}.parquet")
+        with loc.fs.open_input_file(loc.path) as f:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=per_bucket, columns=["text"]):
+                texts.extend(batch.column(0).to_pylist()[:per_bucket])
+                break
+    return texts[:n_docs]

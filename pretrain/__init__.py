@@ -1,0 +1,1 @@
+"""pretrain: see README.md."""
