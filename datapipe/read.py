@@ -8,7 +8,6 @@ line, so we read raw lines and parse them here). Blank JSONL/text lines are not 
 from __future__ import annotations
 
 import json
-import posixpath
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,7 +94,7 @@ def read_file(loc: Location, source: SourceConfig, cfg: ReadConfig, batch_rows: 
     """Yield RECORD_SCHEMA tables for every record of one file, streaming."""
     out = _Batcher(source.name, cfg, batch_rows)
     fmt = detect_format(loc.path, source.format)
-    row = 0
+    n = 0
     try:
         if fmt == "parquet":
             rows = _parquet_rows(loc, source)
@@ -103,7 +102,7 @@ def read_file(loc: Location, source: SourceConfig, cfg: ReadConfig, batch_rows: 
             rows = _line_rows(loc, source, fmt)
         else:
             rows = _whole_file_row(loc)
-        for row, (doc_id, text, raw, reason, detail) in enumerate(rows):
+        for n, (doc_id, text, raw, reason, detail) in enumerate(rows, start=1):
             if reason is None:
                 out.ok(doc_id, text, raw)
             else:
@@ -111,7 +110,7 @@ def read_file(loc: Location, source: SourceConfig, cfg: ReadConfig, batch_rows: 
             if out.full():
                 yield out.flush()  # type: ignore[misc]
     except Exception as e:  # an unreadable file or a stream broken midway
-        out.reject(f"{loc.uri}:{row}", "unreadable_file", f"{type(e).__name__}: {e}", b"")
+        out.reject(f"{loc.uri}#unreadable", "unreadable_file", f"after {n} records: {type(e).__name__}: {e}", b"")
     last = out.flush()
     if last is not None:
         yield last
@@ -126,7 +125,7 @@ def _open(loc: Location):
     return loc.fs.open_input_stream(loc.path, compression="detect")
 
 
-def _iter_lines(stream, chunk: int = 1 << 23) -> Iterator[bytes]:
+def _iter_lines(stream, chunk: int = 1 << 20) -> Iterator[bytes]:
     buf = b""
     while data := stream.read(chunk):
         lines = (buf + data).split(b"\n")
@@ -205,6 +204,3 @@ def _parquet_rows(loc: Location, source: SourceConfig) -> Iterator[Row]:
                 else:
                     yield doc_id, texts[i], None, None, ""
 
-
-def display_name(loc: Location) -> str:
-    return posixpath.basename(loc.path)

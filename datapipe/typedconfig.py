@@ -119,7 +119,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {_show(value)} fits none of {_typename(tp)}")
     if origin is Literal:
         if value not in args:
-            raise ConfigError(f"{where}: {_show(value)} is not one of {', '.join(map(repr, args))}")
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
         return value
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, where)
@@ -135,6 +135,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         key_tp, val_tp = args if args else (Any, Any)
         return {_coerce(key_tp, k, f"{where}.{k}"): _coerce(val_tp, v, f"{where}.{k}") for k, v in value.items()}
     if tp is float:
+        if isinstance(value, str):  # PyYAML reads 3e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {_show(value)}")
         return float(value)

@@ -1,0 +1,106 @@
+"""The whole pipeline on a local Ray, on small hand-made inputs."""
+import gzip
+import json
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from tokenizers import Tokenizer
+
+from datapipe import io, pipeline
+from datapipe.clean import normalize
+from datapipe.config import DatapipeConfig, DedupConfig, PackConfig, ReadConfig, SourceConfig, TokenizeConfig
+from datapipe.pack import unpack_documents
+from datapipe.stats import check_identity
+
+from .corpus import distinct_docs
+
+
+def run(tmp_path, sources, inputs, **cfg):
+    config = DatapipeConfig(sources=sources, output=str(tmp_path / "out"),
+                            read=ReadConfig(task_target_bytes=1),  # one file per read task
+                            tokenize=TokenizeConfig(vocab_size=600), pack=PackConfig(seq_len=64, val_fraction=0.2),
+                            **cfg)
+    out = io.resolve(config.output)
+    files = [(loc, name) for name, pattern in inputs for loc in io.expand(pattern)]
+    stats = pipeline.run(config, files, out, log=lambda s: None)
+    return stats, out
+
+
+def decoded_documents(out):
+    manifest = json.loads((out.path + "/manifest.json") and open(out.path + "/manifest.json").read())
+    tok = Tokenizer.from_file(out.path + "/tokenizer.json")
+    docs = []
+    for shard in manifest["shards"]:
+        blocks = np.load(out.path + "/" + shard["path"])
+        assert blocks.dtype == np.dtype(manifest["dtype"]) and blocks.shape[1] == manifest["seq_len"] + 1
+        found = unpack_documents(blocks, manifest["eos_id"], manifest["pad_id"])
+        assert len(found) == shard["docs"]
+        assert sum(len(d) + 1 for d in found) == shard["tokens"]
+        docs += [tok.decode(d.tolist()) for d in found]
+    return manifest, docs
+
+
+def test_duplicates_across_files_read_by_different_tasks_round_trip(ray_local, tmp_path):
+    texts = distinct_docs(30)
+    a = [{"id": f"a{i:02d}", "text": t} for i, t in enumerate(texts[:20])]
+    # File b repeats two of a's texts (one with different whitespace) and has its own docs.
+    b = [{"id": "b00", "text": texts[3]}, {"id": "a00x", "text": "  " + texts[5].replace(" ", "   ") + "\n"}]
+    b += [{"id": f"b{i:02d}", "text": t} for i, t in enumerate(texts[20:], start=1)]
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(r) for r in a))
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt") as f:
+        f.write("\n".join(json.dumps(r) for r in b))
+    sources = (SourceConfig(name="web", paths=("x",)),)
+    stats, out = run(tmp_path, sources, [("web", str(tmp_path / "*.jsonl*"))])
+
+    check_identity(stats)
+    assert stats["input_docs"] == 32 and stats["kept_docs"] == 30 and stats["duplicate_docs"] == 2
+    dups = pq.read_table(out.path + "/duplicates").to_pylist()
+    assert sorted((d["doc_id"], d["duplicate_of"]) for d in dups) == [("a05", "a00x"), ("b00", "a03")]
+    manifest, docs = decoded_documents(out)
+    assert Counter(docs) == Counter(normalize(t) for t in texts)
+    assert set(manifest["sources"]) == {"web"} and manifest["sources"]["web"]["val"]["docs"] > 0
+    assert manifest["tokenizer_sha256"] and manifest["config"]["pack"]["seq_len"] == 64
+    assert not io.exists(out.join("_work"))
+
+
+def test_named_sources_parquet_and_text_with_rejects(ray_local, tmp_path):
+    texts = distinct_docs(12, seed=1)
+    pq.write_table(pa.table({"id": [f"p{i}" for i in range(6)], "text": texts[:6]}), tmp_path / "books.parquet")
+    (tmp_path / "code").mkdir()
+    for i, t in enumerate(texts[6:]):
+        (tmp_path / "code" / f"{i}.txt").write_text(t)
+    (tmp_path / "code" / "bad.txt").write_bytes(b"\xff\xfe broken")
+    (tmp_path / "code" / "junk.txt").write_text("short junk")
+    sources = (SourceConfig(name="books", paths=("x",)), SourceConfig(name="code", paths=("x",), format="text"))
+    stats, out = run(tmp_path, sources,
+                     [("books", f"file://{tmp_path}/books.parquet"), ("code", str(tmp_path / "code"))],
+                     dedup=DedupConfig(num_buckets=3))
+    check_identity(stats)
+    assert stats["input_docs"] == 14 and stats["kept_docs"] == 12
+    assert stats["rejected_docs"] == {"invalid_utf8": 1} and sum(stats["dropped_docs"].values()) == 1
+    manifest, docs = decoded_documents(out)
+    assert manifest["num_buckets"] == 3
+    assert set(manifest["sources"]) == {"books", "code"}
+    assert sum(s["tokens"] for s in manifest["sources"]["books"].values()) == sum(
+        sh["tokens"] for sh in manifest["shards"] if sh["source"] == "books")
+    assert Counter(docs) == Counter(normalize(t) for t in texts)
+    rejected = pq.read_table(out.path + "/rejected").to_pylist()
+    assert rejected[0]["doc_id"].endswith("bad.txt") and rejected[0]["raw"].startswith(b"\xff\xfe")
+    dropped = pq.read_table(out.path + "/dropped").to_pylist()
+    assert dropped[0]["doc_id"].endswith("junk.txt") and ":" in dropped[0]["reason"]
+
+
+def test_plan_tasks_groups_small_files(tmp_path):
+    for i in range(5):
+        (tmp_path / f"{i}.txt").write_bytes(b"x" * 100)
+    files = [(loc, "s") for loc in io.expand(str(tmp_path))]
+    assert [len(t) for t in pipeline.plan_tasks(files, 250)] == [2, 2, 1]
+    assert [len(t) for t in pipeline.plan_tasks(files, 1)] == [1] * 5
+
+
+@pytest.mark.parametrize("configured, size, expected", [(7, 10**12, 7), (0, 10, 4), (0, 10 * 256 * 2**20, 10)])
+def test_num_buckets_depends_only_on_config_and_input(configured, size, expected):
+    assert pipeline.num_buckets(DatapipeConfig(dedup=DedupConfig(num_buckets=configured)), size) == expected
