@@ -1,0 +1,72 @@
+"""Regenerate README.md's config reference from the config dataclasses' field docstrings.
+
+    python scripts/config_reference.py          # rewrite the table in README.md
+    python scripts/config_reference.py --check  # exit 1 if README.md is stale
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from datapipe.config import DatapipeConfig  # noqa: E402
+from datapipe.typedconfig import field_docs  # noqa: E402
+
+JOBS = [("datapipe", "python -m datapipe", DatapipeConfig)]
+START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+
+
+def _type(tp) -> str:
+    return str(tp).replace("typing.", "").replace("<class '", "").replace("'>", "").replace("NoneType", "None")
+
+
+def rows(cls, prefix: str = ""):
+    hints = typing.get_type_hints(cls)
+    docs = {k: v.replace("|", "\\|") for k, v in field_docs(cls).items()}
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(tp):
+            yield from rows(tp, f"{key}.")
+            continue
+        item = typing.get_args(tp)[0] if typing.get_origin(tp) is tuple else None
+        if dataclasses.is_dataclass(item):  # a list of sections, e.g. sources
+            yield f"| `{key}` | list of `{item.__name__}` | `[]` | {docs.get(f.name, '')} |"
+            yield from rows(item, f"{key}[].")
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        yield f"| `{key}` | `{_type(tp)}` | `{default!r}` | {docs.get(f.name, '')} |"
+
+
+def table() -> str:
+    parts = []
+    for job, cmd, cls in JOBS:
+        parts += [f"#### `{cmd}`", "", "| key | type | default | meaning |", "|---|---|---|---|", *rows(cls), ""]
+    return "\n".join(parts).rstrip()
+
+
+def render(readme: str) -> str:
+    head, _, rest = readme.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n{table()}\n{END}{tail}"
+
+
+def main() -> int:
+    path = ROOT / "README.md"
+    current = path.read_text()
+    fresh = render(current)
+    if "--check" in sys.argv:
+        if fresh != current:
+            print("README.md config reference is stale: run python scripts/config_reference.py", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(fresh)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
