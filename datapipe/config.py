@@ -101,11 +101,11 @@ class C4Config:
     max_word_length: int = 1000
     """Remove lines containing a word longer than this."""
     filter_lorem_ipsum: bool = True
-    """Drop documents containing 'lorem ipsum'."""
+    """Drop documents where a line that survives line removal contains 'lorem ipsum'."""
     filter_javascript: bool = True
     """Remove lines mentioning javascript."""
     filter_curly_bracket: bool = True
-    """Drop documents containing a curly bracket."""
+    """Drop documents where a line that survives line removal contains a curly bracket."""
     filter_policy: bool = True
     """Remove cookie, privacy and terms-of-use lines."""
     min_num_sentences: int = 5

@@ -62,6 +62,14 @@ def resolve_inputs(cfg: DatapipeConfig) -> list[tuple[io.Location, str]]:
     return files
 
 
+def check_paths(cfg: DatapipeConfig) -> None:
+    """Files named in the config must exist before any work starts."""
+    for key, path in (("tokenize.tokenizer_path", cfg.tokenize.tokenizer_path),
+                      ("clean.lang_id.fasttext_model", cfg.clean.lang_id.fasttext_model)):
+        if path and not io.exists(io.resolve(path)):
+            raise ConfigError(f"{key}: file not found: {path}")
+
+
 def prepare_output(uri: str, overwrite: bool) -> io.Location:
     out = io.resolve(uri)
     if io.exists(out) and io.list_files(out):
@@ -91,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         if not cfg.sources:
             cfg = sample_sources(cfg)
         inputs = resolve_inputs(cfg)
+        check_paths(cfg)
         out = prepare_output(cfg.output, args.overwrite)
     except ConfigError as e:
         print(f"datapipe: error: {e}", file=sys.stderr)
