@@ -159,7 +159,55 @@ class CleanConfig:
 
 
 @dataclass(frozen=True)
+class NearDedupConfig:
+    enabled: bool = True
+    """Remove near duplicates with MinHash + LSH after exact dedup."""
+    mode: Literal["batch", "streaming"] = "batch"
+    """batch: band-key shuffle + connected components (lowest id kept); streaming: an online
+    LSH index sharded over Ray actors, first document seen wins (for the live pipeline)."""
+    shingle: Literal["word", "char"] = "word"
+    """Shingles are word n-grams or character n-grams of the lower-cased text."""
+    ngram: int = 5
+    """Shingle length n (words or characters)."""
+    hash: Literal["fast", "sha1"] = "fast"
+    """Shingle hash: vectorised 'fast', or datasketch's default 'sha1' (slower, bit-identical)."""
+    num_perm: int = 256
+    """MinHash permutations (signature length); 256 keeps the verification error small."""
+    seed: int = 1
+    """Seed of the permutations (datasketch's scheme, so datasketch.MinHash(seed=...) agrees)."""
+    threshold: float = 0.8
+    """Jaccard similarity at which documents count as near duplicates."""
+    false_negative_weight: float = 0.9
+    """When deriving bands/rows: weight of missed pairs vs false candidates (datasketch's
+    weights; verification removes false candidates, so recall is favoured)."""
+    bands: int = 0
+    """LSH bands; 0 derives bands and rows from threshold as datasketch does."""
+    rows: int = 0
+    """LSH rows per band (bands × rows ≤ num_perm); 0 derives them from threshold."""
+    verify: bool = True
+    """Keep a candidate pair only if its signatures' estimated Jaccard reaches threshold."""
+    max_shingles: int = 100_000
+    """Cap on distinct shingles per document: the bottom-k by hash, a consistent sample."""
+    partitions: int = 0
+    """Partitions of the band-key shuffle; 0 means as many as dedup buckets."""
+    index_shards: int = 4
+    """Streaming mode: BandIndex actors the band keys are spread over."""
+
+    def lsh_params(self) -> tuple[int, int]:
+        """(bands, rows): as configured, or optimal for threshold as datasketch computes it."""
+        if self.bands and self.rows:
+            return self.bands, self.rows
+        from datapipe.minhash import optimal_bands
+
+        return optimal_bands(self.threshold, self.num_perm,
+                             false_positive_weight=1.0 - self.false_negative_weight,
+                             false_negative_weight=self.false_negative_weight)
+
+
+@dataclass(frozen=True)
 class DedupConfig:
+    near: NearDedupConfig = field(default_factory=NearDedupConfig)
+    """Near-duplicate removal (MinHash + LSH)."""
     exact: bool = True
     """Remove exact duplicates of the normalized text, keeping the lowest doc_id."""
     num_buckets: int = 0
@@ -232,5 +280,12 @@ class DatapipeConfig:
             raise ConfigError("pack.val_fraction: must be in [0, 1)")
         if self.pack.seq_len < 8:
             raise ConfigError("pack.seq_len: must be at least 8")
+        near = self.dedup.near
+        if bool(near.bands) != bool(near.rows) or near.bands * near.rows > near.num_perm:
+            raise ConfigError("dedup.near.bands/rows: give both (bands × rows ≤ num_perm) or neither")
+        if not 0.0 < near.false_negative_weight < 1.0:
+            raise ConfigError("dedup.near.false_negative_weight: must be in (0, 1)")
+        if not 0.0 < near.threshold < 1.0:
+            raise ConfigError("dedup.near.threshold: must be in (0, 1)")
         if self.tokenize.vocab_size < 300:
             raise ConfigError("tokenize.vocab_size: must be at least 300 (256 bytes + specials)")

@@ -13,7 +13,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 HASH_BYTES = 16
-DUPLICATE_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("duplicate_of", pa.string())])
+# duplicates/ rows: the kept document's id is both duplicate_of and the cluster's name.
+DUPLICATE_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("duplicate_of", pa.string()),
+                              ("cluster_id", pa.string()), ("kind", pa.string())])
 
 
 def text_hash(text: str) -> bytes:
@@ -40,9 +42,12 @@ def exact_dedup(table: pa.Table) -> tuple[pa.Table, pa.Table]:
     leader = np.maximum.accumulate(np.where(first, np.arange(table.num_rows), 0))
     ids = table.column("doc_id")
     dup_rows = np.flatnonzero(~first)
+    kept_ids = ids.take(leader[dup_rows])
     duplicates = pa.table({
         "doc_id": ids.take(dup_rows),
         "source": table.column("source").take(dup_rows),
-        "duplicate_of": ids.take(leader[dup_rows]),
+        "duplicate_of": kept_ids,
+        "cluster_id": kept_ids,
+        "kind": pa.array(["exact"] * len(dup_rows), pa.string()),
     }, schema=DUPLICATE_SCHEMA)
     return table.filter(pa.array(first)), duplicates

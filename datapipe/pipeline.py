@@ -1,4 +1,4 @@
-"""Run the datapipe stages on Ray: ingest → dedup → tokenizer → tokpack → stats + manifest.
+"""Run the datapipe stages on Ray: ingest → dedup → near-dedup → tokenizer → tokpack → stats + manifest.
 
 Each stage is a Ray Data `map_batches` over small task specs (file groups or hash
 buckets), run by a pool of actors so expensive setup (language-ID model, tokenizer)
@@ -17,6 +17,8 @@ import ray
 
 from datapipe import io, stages
 from datapipe.config import DatapipeConfig
+from datapipe.minhash import s_curve
+from datapipe.neardup import BandIndex
 from datapipe.stats import account, check_identity
 from datapipe.tokenize import from_json, token_dtype, tokenizer_sha256, train_tokenizer
 from datapipe.typedconfig import from_dict, to_dict
@@ -58,6 +60,19 @@ def _map(stage: type, specs: list[dict], cfg: DatapipeConfig, out: io.Location, 
     return [json.loads(row["summary"]) for row in ds.iter_rows()]
 
 
+_near_clusters_task = ray.remote(stages.near_clusters)
+
+
+def describe_lsh(cfg: DatapipeConfig) -> str:
+    """The LSH banding and its S-curve: the chance a pair at Jaccard J becomes a candidate."""
+    near = cfg.dedup.near
+    bands, rows = near.lsh_params()
+    curve = ", ".join(f"J={j:.2f}: {s_curve(j, bands, rows):.3f}"
+                      for j in sorted({0.5, 0.7, near.threshold, 0.9, 0.95}))
+    return (f"MinHash {near.num_perm} perms, {near.shingle} {near.ngram}-grams, {near.mode} mode; "
+            f"threshold {near.threshold} → {bands} bands × {rows} rows; P(candidate): {curve}")
+
+
 @ray.remote
 def _train_tokenizer_task(cfg: dict, output: str, buckets: int) -> str:
     c = from_dict(DatapipeConfig, cfg)
@@ -79,13 +94,34 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
     ingest = _map(stages.Ingest, [{"task": i, "files": f, "num_buckets": k} for i, f in enumerate(tasks)], cfg, out)
     seconds["read_clean"] = time.perf_counter() - t
     n_in, n_ok = sum(s["input_docs"] for s in ingest), sum(s["ok_docs"] for s in ingest)
-    log(f"[1/4 read+clean] {n_in:,} docs read, {n_ok:,} passed the filters ({seconds['read_clean']:.1f} s)")
+    log(f"[1/5 read+clean] {n_in:,} docs read, {n_ok:,} passed the filters ({seconds['read_clean']:.1f} s)")
 
+    near = cfg.dedup.near
+    partitions = near.partitions or k
     t = time.perf_counter()
-    dedup = _map(stages.Dedup, [{"bucket": b} for b in range(k)], cfg, out)
+    dedup = _map(stages.Dedup, [{"bucket": b, "partitions": partitions} for b in range(k)], cfg, out)
     seconds["dedup"] = time.perf_counter() - t
-    n_kept = sum(s["kept_docs"] for s in dedup)
-    log(f"[2/4 dedup] {n_kept:,} kept, {n_ok - n_kept:,} exact duplicates ({seconds['dedup']:.1f} s)")
+    n_unique = sum(s["unique_docs"] for s in dedup)
+    log(f"[2/5 exact dedup] {n_unique:,} unique, {n_ok - n_unique:,} exact duplicates ({seconds['dedup']:.1f} s)")
+
+    near_summary = {"near_duplicate_docs": 0, "near_duplicate_clusters": 0}
+    index_shards = None
+    if near.enabled:
+        log(f"[3/5 near dedup] {describe_lsh(cfg)}")
+    if near.enabled and near.mode == "batch":
+        t = time.perf_counter()
+        _map(stages.NearCandidates, [{"partition": p} for p in range(partitions)], cfg, out)
+        if near.verify:
+            _map(stages.CandidateSignatures, [{"bucket": b} for b in range(k)], cfg, out)
+        near_summary = ray.get(_near_clusters_task.remote(out.uri, near.threshold if near.verify else None))
+        seconds["near_dedup"] = time.perf_counter() - t
+        log(f"[3/5 near dedup] {near_summary['candidate_edges']:,} candidate edges, "
+            f"{near_summary['verified_edges']:,} verified → "
+            f"{near_summary['near_duplicate_docs']:,} near duplicates in "
+            f"{near_summary['near_duplicate_clusters']:,} clusters ({seconds['near_dedup']:.1f} s)")
+    elif near.enabled:
+        index_shards = [ray.remote(BandIndex).options(num_cpus=0).remote() for _ in range(near.index_shards)]
+        log(f"[3/5 near dedup] streaming: {len(index_shards)} BandIndex actors answer while tokenizing")
 
     t = time.perf_counter()
     if cfg.tokenize.tokenizer_path:
@@ -99,16 +135,23 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
     tok = from_json(tokenizer_json, cfg.tokenize)
     io.write_bytes(out.join("tokenizer.json"), tokenizer_json.encode())
     seconds["tokenizer"] = time.perf_counter() - t
-    log(f"[3/4 tokenizer] {how}: vocab {tok.get_vocab_size():,} ({seconds['tokenizer']:.1f} s)")
+    log(f"[4/5 tokenizer] {how}: vocab {tok.get_vocab_size():,} ({seconds['tokenizer']:.1f} s)")
 
     t = time.perf_counter()
-    tokpack = _map(stages.TokPack, [{"bucket": b} for b in range(k)], cfg, out, tokenizer_json=tokenizer_json)
+    tokpack = _map(stages.TokPack, [{"bucket": b} for b in range(k)], cfg, out,
+                   tokenizer_json=tokenizer_json, index_shards=index_shards)
     seconds["tokenize_pack"] = time.perf_counter() - t
     shards = sorted((sh for s in tokpack for sh in s["shards"]), key=lambda sh: sh["path"])
-    log(f"[4/4 tokenize+pack] {sum(sh['tokens'] for sh in shards):,} tokens in {len(shards)} shards "
-        f"({seconds['tokenize_pack']:.1f} s)")
+    streamed = sum(s["streamed_near_duplicate_docs"] for s in tokpack)
+    if index_shards:
+        near_summary = {"near_duplicate_docs": streamed, "near_duplicate_clusters": None}
+        for shard in index_shards:
+            ray.kill(shard)
+    log(f"[5/5 tokenize+pack] {sum(sh['tokens'] for sh in shards):,} tokens in {len(shards)} shards"
+        + (f", {streamed:,} streamed near duplicates" if index_shards else "")
+        + f" ({seconds['tokenize_pack']:.1f} s)")
 
-    stats = account(ingest, dedup, tokpack, seconds)
+    stats = account(ingest, dedup, near_summary, tokpack, seconds)
     check_identity(stats)
     io.write_json(out.join("stats.json"), stats)
     io.write_json(out.join("manifest.json"), manifest(cfg, tok, tokenizer_json, shards, k))

@@ -2,8 +2,11 @@
 
     ingest(task)   files → read → clean → hash → _work/clean/b<bucket>/t<task>.parquet
                    (+ dropped/t<task>.parquet, rejected/t<task>.parquet)
-    dedup(bucket)  _work/clean/b<bucket>/* → _work/kept/b<bucket>.parquet (+ duplicates/)
-    tokpack(bucket) _work/kept/b<bucket> → shards/<source>/<split>/b<bucket>.npy
+    dedup(bucket)  _work/clean/b<bucket>/* → exact dedup → _work/kept/b<bucket>.parquet
+                   (+ duplicates/b<bucket>.parquet, + MinHash band rows _work/bands/p<part>/b<bucket>.parquet)
+    near(part)     _work/bands/p<part>/* → candidate edges _work/edges/p<part>.parquet
+    (one task)     all edges → connected components → _work/near/b<bucket>.parquet + duplicates/near-b<bucket>.parquet
+    tokpack(bucket) _work/kept/b<bucket> minus near duplicates → shards/<source>/<split>/b<bucket>.npy
 
 Output names are fixed by task and bucket numbers, and each file is written atomically,
 so a retried or re-run task overwrites rather than duplicates. Each task writes a
@@ -18,12 +21,15 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datapipe import io
 from datapipe.clean import Cleaner, clean_batch
 from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.dedup import DUPLICATE_SCHEMA, bucket_of, exact_dedup, text_hash
+from datapipe.neardup import (StreamingNearDedup, band_rows, candidate_edges, clusters, doc_signatures,
+                              signature_table, verify_edges)
 from datapipe.pack import is_validation, pack_blocks
 from datapipe.read import read_file
 from datapipe.tokenize import encode, from_json, token_dtype
@@ -53,7 +59,10 @@ class _StageActor:
         self.out = io.resolve(output)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        summaries = [json.dumps(self.run(json.loads(spec))) for spec in batch["spec"]]
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()
+        summaries = [json.dumps(dict(self.run(json.loads(spec)), node=node)) for spec in batch["spec"]]
         return {"summary": np.array(summaries, dtype=object)}
 
     def run(self, spec: dict) -> dict:
@@ -125,16 +134,98 @@ class Dedup(_StageActor):
         io.write_parquet(self.out.join("_work", "kept", f"b{b:05d}.parquet"), kept)
         if dups.num_rows:
             io.write_parquet(self.out.join("duplicates", f"b{b:05d}.parquet"), dups)
-        summary = {"bucket": b, "kept_docs": kept.num_rows, "duplicate_docs": dups.num_rows,
+        near = self.cfg.dedup.near
+        if near.enabled and near.mode == "batch" and kept.num_rows:
+            sigs = doc_signatures(kept.column("text").to_pylist(), near)
+            io.write_parquet(self.out.join("_work", "sig", f"b{b:05d}.parquet"), signature_table(kept.column("doc_id"), sigs))
+            for p, rows in band_rows(kept.column("doc_id"), kept.column("source"), sigs, b, near,
+                                     spec["partitions"]).items():
+                io.write_parquet(self.out.join("_work", "bands", f"p{p:05d}", f"b{b:05d}.parquet"), rows)
+        summary = {"bucket": b, "unique_docs": kept.num_rows, "exact_duplicate_docs": dups.num_rows,
                    "seconds": time.perf_counter() - start}
         return _finish(self.out, "dedup", f"b{b:05d}", summary)
+
+
+class NearCandidates(_StageActor):
+    """Turn one partition of band rows into candidate edges."""
+
+    def run(self, spec: dict) -> dict:
+        p = spec["partition"]
+        start = time.perf_counter()
+        parts = [io.read_parquet(f) for f in io.list_files(self.out.join("_work", "bands", f"p{p:05d}"), ".parquet")]
+        edges = candidate_edges(pa.concat_tables(parts), pairwise=self.cfg.dedup.near.verify) if parts else None
+        if edges is not None and edges.num_rows:
+            io.write_parquet(self.out.join("_work", "edges", f"p{p:05d}.parquet"), edges)
+        summary = {"partition": p, "band_rows": sum(t.num_rows for t in parts),
+                   "edges": 0 if edges is None else edges.num_rows, "seconds": time.perf_counter() - start}
+        return _finish(self.out, "near", f"p{p:05d}", summary)
+
+
+class CandidateSignatures(_StageActor):
+    """Gather the signatures of one bucket's documents that appear in any candidate edge."""
+
+    def run(self, spec: dict) -> dict:
+        b = spec["bucket"]
+        wanted: set[str] = set()
+        for f in io.list_files(self.out.join("_work", "edges"), ".parquet"):
+            e = io.read_parquet(f)
+            for side in ("a", "b"):
+                in_bucket = pc.equal(e.column(f"{side}_bucket"), b)
+                wanted.update(e.column(side).filter(in_bucket).to_pylist())
+        sig_loc = self.out.join("_work", "sig", f"b{b:05d}.parquet")
+        if wanted and io.exists(sig_loc):
+            sigs = io.read_parquet(sig_loc)
+            sigs = sigs.filter(pc.is_in(sigs.column("doc_id"), pa.array(sorted(wanted), pa.string())))
+            io.write_parquet(self.out.join("_work", "csig", f"b{b:05d}.parquet"), sigs)
+        return {"bucket": b, "candidate_docs": len(wanted)}
+
+
+def near_clusters(output: str, threshold: float | None) -> dict:
+    """Verify candidate edges (with `threshold`) and take connected components (one Ray task).
+
+    Writes, per dedup bucket, the near duplicates to drop (_work/near/) and to report
+    (duplicates/near-b<bucket>.parquet). Memory: all candidate edges (about 60 bytes each)
+    and the signatures of the documents in them (4 bytes × num_perm each) in this task;
+    only candidate documents appear, not the corpus.
+    """
+    out = io.resolve(output)
+    start = time.perf_counter()
+    edges = [io.read_parquet(f) for f in io.list_files(out.join("_work", "edges"), ".parquet")]
+    edges_t = pa.concat_tables(edges) if edges else None
+    n_candidates = 0 if edges_t is None else edges_t.num_rows
+    if edges_t is not None and threshold is not None:
+        sigs = pa.concat_tables([io.read_parquet(f) for f in io.list_files(out.join("_work", "csig"), ".parquet")])
+        edges_t = verify_edges(edges_t, sigs, threshold)
+    members = clusters(edges_t) if edges_t is not None else None
+    n_members = n_clusters = 0
+    if members is not None and members.num_rows:
+        n_members = members.num_rows
+        n_clusters = len(set(members.column("cluster_id").to_pylist()))
+        bucket = members.column("bucket").to_numpy()
+        for b in np.unique(bucket):
+            rows = members.filter(pa.array(bucket == b))
+            io.write_parquet(out.join("_work", "near", f"b{b:05d}.parquet"), rows.select(["doc_id"]))
+            dups = pa.table({"doc_id": rows.column("doc_id"), "source": rows.column("source"),
+                             "duplicate_of": rows.column("duplicate_of"), "cluster_id": rows.column("cluster_id"),
+                             "kind": pa.array(["near"] * rows.num_rows, pa.string())}, schema=DUPLICATE_SCHEMA)
+            io.write_parquet(out.join("duplicates", f"near-b{b:05d}.parquet"), dups)
+    return {"near_duplicate_docs": n_members, "near_duplicate_clusters": n_clusters,
+            "candidate_edges": n_candidates, "verified_edges": 0 if edges_t is None else edges_t.num_rows,
+            "seconds": time.perf_counter() - start}
+
+
+def near_removed(out: io.Location, bucket: int) -> set[str]:
+    """Ids in `bucket` that batch near-dedup removed."""
+    loc = out.join("_work", "near", f"b{bucket:05d}.parquet")
+    return set(io.read_parquet(loc).column("doc_id").to_pylist()) if io.exists(loc) else set()
 
 
 class TokPack(_StageActor):
     """Tokenize one bucket's kept documents and pack them into shards per (source, split)."""
 
-    def __init__(self, cfg: dict, output: str, tokenizer_json: str):
+    def __init__(self, cfg: dict, output: str, tokenizer_json: str, index_shards: list | None = None):
         super().__init__(cfg, output)
+        self.streaming = StreamingNearDedup(self.cfg.dedup.near, index_shards) if index_shards else None
         tc = self.cfg.tokenize
         self.tok = from_json(tokenizer_json, tc)
         self.eos, self.pad = self.tok.token_to_id(tc.eos_token), self.tok.token_to_id(tc.pad_token)
@@ -145,10 +236,18 @@ class TokPack(_StageActor):
         start = time.perf_counter()
         streams: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)
         docs: Counter = Counter()
-        with self.out.join("_work", "kept", f"b{b:05d}.parquet").fs.open_input_file(
-                self.out.join("_work", "kept", f"b{b:05d}.parquet").path) as f:
+        removed = near_removed(self.out, b)
+        streamed_dups: list[pa.Table] = []
+        kept_loc = self.out.join("_work", "kept", f"b{b:05d}.parquet")
+        with kept_loc.fs.open_input_file(kept_loc.path) as f:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=cfg.tokenize.batch_size,
                                                         columns=["doc_id", "source", "text"]):
+                batch = pa.Table.from_batches([batch])
+                if removed:
+                    batch = batch.filter(pa.array([d not in removed for d in batch.column(0).to_pylist()]))
+                if self.streaming:
+                    batch, dups = self._streaming_near_dedup(batch)
+                    streamed_dups.append(dups)
                 ids, sources = batch.column(0).to_pylist(), batch.column(1).to_pylist()
                 val = is_validation(ids, cfg.pack.val_fraction, cfg.pack.seed)
                 flat, lengths = encode(self.tok, batch.column(2).to_pylist(), self.eos)
@@ -165,19 +264,40 @@ class TokPack(_StageActor):
             io.write_npy(self.out.join(*rel.split("/")), blocks)
             shards.append({"path": rel, "source": src, "split": split, "blocks": int(blocks.shape[0]),
                            "tokens": int(len(tokens)), "docs": docs[(src, split)]})
-        summary = {"bucket": b, "shards": shards, "seconds": time.perf_counter() - start}
+        n_streamed = sum(t.num_rows for t in streamed_dups)
+        if n_streamed:
+            io.write_parquet(self.out.join("duplicates", f"near-b{b:05d}.parquet"), pa.concat_tables(streamed_dups))
+        summary = {"bucket": b, "shards": shards, "kept_docs": sum(docs.values()),
+                   "streamed_near_duplicate_docs": n_streamed, "seconds": time.perf_counter() - start}
         return _finish(self.out, "tokpack", f"b{b:05d}", summary)
+
+    def _streaming_near_dedup(self, batch: pa.Table) -> tuple[pa.Table, pa.Table]:
+        ids = batch.column("doc_id").to_pylist()
+        match = self.streaming(ids, batch.column("text").to_pylist())
+        dup = np.array([m is not None for m in match], dtype=bool)
+        of = [m for m in match if m is not None]
+        dups = pa.table({"doc_id": batch.column("doc_id").filter(pa.array(dup)),
+                         "source": batch.column("source").filter(pa.array(dup)),
+                         "duplicate_of": pa.array(of, pa.string()), "cluster_id": pa.array(of, pa.string()),
+                         "kind": pa.array(["near"] * len(of), pa.string())}, schema=DUPLICATE_SCHEMA)
+        return batch.filter(pa.array(~dup)), dups
 
 
 def tokenizer_sample(output: str, num_buckets: int, n_docs: int) -> list[str]:
-    """Up to n_docs kept texts, taken evenly from every bucket (runs as a Ray task)."""
+    """Up to n_docs kept texts (near duplicates excluded in batch mode), taken evenly from
+    every bucket (runs as a Ray task)."""
     out = io.resolve(output)
     per_bucket = -(-n_docs // max(num_buckets, 1))
     texts: list[str] = []
     for b in range(num_buckets):
-        loc = out.join("_work", "kept", f"b{b:05d}.parquet")
+        loc, removed = out.join("_work", "kept", f"b{b:05d}.parquet"), near_removed(out, b)
         with loc.fs.open_input_file(loc.path) as f:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=per_bucket, columns=["text"]):
-                texts.extend(batch.column(0).to_pylist()[:per_bucket])
-                break
+            taken = 0
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=per_bucket, columns=["doc_id", "text"]):
+                for doc_id, text in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
+                    if taken < per_bucket and doc_id not in removed:
+                        texts.append(text)
+                        taken += 1
+                if taken >= per_bucket:
+                    break
     return texts[:n_docs]

@@ -1,13 +1,15 @@
 """The account: what happened to every document, and the identity that must hold.
 
     input_docs = kept_docs + Σ dropped_docs + duplicate_docs + Σ rejected_docs
+    duplicate_docs = exact_duplicate_docs + near_duplicate_docs
 """
 from __future__ import annotations
 
 from collections import Counter
 
 
-def account(ingest: list[dict], dedup: list[dict], tokpack: list[dict], seconds: dict[str, float]) -> dict:
+def account(ingest: list[dict], dedup: list[dict], near: dict, tokpack: list[dict],
+            seconds: dict[str, float]) -> dict:
     """Fold the per-task summaries into stats.json's content."""
     dropped, rejected, pii = Counter(), Counter(), Counter()
     for s in ingest:
@@ -18,11 +20,15 @@ def account(ingest: list[dict], dedup: list[dict], tokpack: list[dict], seconds:
     tokens_by_source: Counter = Counter()
     for sh in shards:
         tokens_by_source[f"{sh['source']}/{sh['split']}"] += sh["tokens"]
+    exact = sum(s["exact_duplicate_docs"] for s in dedup)
     return {
         "input_docs": sum(s["input_docs"] for s in ingest),
-        "kept_docs": sum(s["kept_docs"] for s in dedup),
+        "kept_docs": sum(s["kept_docs"] for s in tokpack),
         "dropped_docs": dict(sorted(dropped.items())),
-        "duplicate_docs": sum(s["duplicate_docs"] for s in dedup),
+        "duplicate_docs": exact + near["near_duplicate_docs"],
+        "exact_duplicate_docs": exact,
+        "near_duplicate_docs": near["near_duplicate_docs"],
+        "near_duplicate_clusters": near["near_duplicate_clusters"],
         "rejected_docs": dict(sorted(rejected.items())),
         "tokens": sum(sh["tokens"] for sh in shards),
         "tokens_by_source": dict(sorted(tokens_by_source.items())),
@@ -31,6 +37,7 @@ def account(ingest: list[dict], dedup: list[dict], tokpack: list[dict], seconds:
         "task_seconds": {
             "ingest": round(sum(s["seconds"] for s in ingest), 3),
             "dedup": round(sum(s["seconds"] for s in dedup), 3),
+            "near_clusters": round(near.get("seconds", 0.0), 3),
             "tokpack": round(sum(s["seconds"] for s in tokpack), 3),
         },
     }
@@ -56,7 +63,9 @@ def summary(stats: dict, output: str) -> str:
              f"  kept         {pct(stats['kept_docs'])}",
              f"  dropped      {pct(sum(stats['dropped_docs'].values()))}"]
     lines += [f"    {r:<40} {c:,}" for r, c in sorted(stats["dropped_docs"].items(), key=lambda kv: -kv[1])]
-    lines += [f"  duplicates   {pct(stats['duplicate_docs'])}",
+    lines += [f"  duplicates   {pct(stats['duplicate_docs'])}   exact {stats['exact_duplicate_docs']:,}, "
+              f"near {stats['near_duplicate_docs']:,}"
+              + (f" in {stats['near_duplicate_clusters']:,} clusters" if stats["near_duplicate_clusters"] else ""),
               f"  rejected     {pct(sum(stats['rejected_docs'].values()))}"]
     lines += [f"    {r:<40} {c:,}" for r, c in sorted(stats["rejected_docs"].items(), key=lambda kv: -kv[1])]
     lines += [f"  tokens       {stats['tokens']:>9,}   " + ", ".join(f"{k}: {v:,}" for k, v in stats["tokens_by_source"].items()),
