@@ -142,28 +142,47 @@ def clusters(edges: pa.Table) -> pa.Table:
 
 
 class BandIndex:
-    """One shard of the streaming LSH index: band key → the first doc_id that had it. No texts.
+    """One shard of the streaming LSH index: band key → the earliest doc_id that had it. No texts.
+
+    Earliest by ticket: shard 0 numbers each batch as it answers it, and the other shards are
+    then given that number, so every shard orders racing batches as shard 0 did (by arrival
+    alone, two workers racing over a pair could each see the other's copy first in a
+    different shard, and both copies would be dropped). A document only matches one with a
+    lower ticket, or one earlier in its own batch.
 
     Memory is about 150 bytes per stored key (a dict entry holding an int and a short id
-    string): documents × bands × 150 B / number of shards. Runs as a Ray actor.
+    string): documents × bands × 150 B / number of shards, plus about 100 B per document for
+    its ticket. Runs as a Ray actor.
     """
 
     def __init__(self) -> None:
         self.first: dict[int, str] = {}
+        self.ticket_of: dict[str, int] = {}
+        self.tickets = 0
 
-    def check_insert(self, doc_ids: list[str], keys: np.ndarray) -> list[str | None]:
+    def check_insert(self, doc_ids: list[str], keys: np.ndarray, ticket: int | None = None) -> list[str | None]:
         """For each document in stream order (row of `keys`: its band keys in this shard),
         the id of an earlier document sharing a key, or None. Every key is then recorded
         for later documents (the earliest owner stays), so a chain A~B~C collapses to A,
         as connected components would. A document never matches itself."""
+        return self.numbered_check_insert(doc_ids, keys, ticket)[1]
+
+    def numbered_check_insert(self, doc_ids: list[str], keys: np.ndarray,
+                              ticket: int | None = None) -> tuple[int, list[str | None]]:
+        """check_insert, under `ticket` or else this shard's next one; returns (ticket, matches)."""
+        if ticket is None:
+            self.tickets += 1
+            ticket = self.tickets
         matches: list[str | None] = []
-        first = self.first
+        first, ticket_of = self.first, self.ticket_of
         for doc_id, row in zip(doc_ids, keys.tolist()):
-            match = next((first[k] for k in row if k in first), None)
+            match = next((first[k] for k in row if k in first and ticket_of[first[k]] <= ticket), None)
             matches.append(match)
+            ticket_of[doc_id] = ticket
             for k in row:
-                first.setdefault(k, doc_id)
-        return matches
+                if k not in first or ticket_of[first[k]] > ticket:
+                    first[k] = doc_id
+        return ticket, matches
 
     def size(self) -> int:
         return len(self.first)
@@ -185,6 +204,9 @@ class StreamingNearDedup:
         keys = band_keys(doc_signatures(texts, self.cfg), self.bands, self.rows)
         n = len(self.shards)
         # Band i lives in shard i mod n, so every shard sees a fixed slice of the bands.
-        answers = ray.get([shard.check_insert.remote(doc_ids, np.ascontiguousarray(keys[:, s::n]))
-                           for s, shard in enumerate(self.shards)])
+        # Shard 0 answers first and numbers the batch; the others order batches by that number.
+        slices = [np.ascontiguousarray(keys[:, s::n]) for s in range(n)]
+        ticket, first = ray.get(self.shards[0].numbered_check_insert.remote(doc_ids, slices[0]))
+        answers = [first, *ray.get([shard.check_insert.remote(doc_ids, slices[s], ticket)
+                                    for s, shard in enumerate(self.shards) if s])]
         return [next((a[i] for a in answers if a[i] is not None), None) for i in range(len(doc_ids))]
