@@ -77,6 +77,10 @@ def from_dict(cls: type[T], data: Any, where: str = "") -> T:
         return cls(**kwargs)
     except TypeError as e:  # a required field was left out
         raise ConfigError(f"{where or cls.__name__}: {e}") from None
+    except ConfigError:
+        raise
+    except ValueError as e:  # __post_init__ validation of a class that cannot import ConfigError
+        raise ConfigError(_join(where, str(e)) if where else str(e)) from None
 
 
 def to_dict(obj: Any) -> Any:

@@ -16,7 +16,9 @@ sys.path.insert(0, str(ROOT))
 from datapipe.config import DatapipeConfig  # noqa: E402
 from datapipe.typedconfig import field_docs  # noqa: E402
 
-JOBS = [("datapipe", "python -m datapipe", DatapipeConfig)]
+from pretrain.config import PretrainConfig  # noqa: E402
+
+JOBS = [("datapipe", "python -m datapipe", DatapipeConfig), ("pretrain", "python -m pretrain", PretrainConfig)]
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 
 
@@ -30,6 +32,9 @@ def rows(cls, prefix: str = ""):
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         key = f"{prefix}{f.name}"
+        if tp is DatapipeConfig and prefix == "data.":  # pretrain's nested datapipe config: see its own table
+            yield f"| `{key}.*` | `DatapipeConfig` | the datapipe defaults | {docs.get(f.name, '')} Keys as in the datapipe table. |"
+            continue
         if dataclasses.is_dataclass(tp):
             yield from rows(tp, f"{key}.")
             continue

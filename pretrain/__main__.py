@@ -1,0 +1,5 @@
+import sys
+
+from pretrain.main import main
+
+sys.exit(main())

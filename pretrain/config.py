@@ -1,0 +1,189 @@
+"""The pretrain job's config tree: model, data, optimisation, DeepSpeed, scaling and run.
+
+Loaded from `configs/pretrain/<preset>.yaml` plus `--set key=value` overrides. It crosses
+the Ray boundary as a plain dict (`to_dict`) and each worker rebuilds it (`from_dict`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from datapipe.config import DatapipeConfig
+from datapipe.typedconfig import ConfigError
+from pretrain.model import GPTConfig
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    mode: Literal["shards", "live"] = "shards"
+    """shards: read packed shards written by `python -m datapipe`; live: run the datapipe
+    stages lazily (read → clean → streaming dedup → tokenize → pack) and train on the stream."""
+    shards: str = ""
+    """datapipe output folder holding manifest.json; empty builds the sample corpus with
+    datapipe (config `data.datapipe`) into outputs/datapipe once and uses that."""
+    weights: dict[str, float] = field(default_factory=dict)
+    """Mixing weight per source name; sources left out get weight 0; empty means every
+    source in proportion to its train tokens."""
+    seed: int = 0
+    """Seed of the per-epoch block order within each source."""
+    prefetch_batches: int = 2
+    """Batches Ray Data prepares ahead of the training step on each worker."""
+    datapipe: DatapipeConfig = field(default_factory=DatapipeConfig)
+    """The datapipe config used to build the sample shards, and in live mode the pipeline itself."""
+    live_tokenizer: str = ""
+    """Live mode: tokenizer.json to encode with; empty takes the one in `shards` (or the sample's)."""
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 1e-3
+    """Peak learning rate, reached at the end of warmup."""
+    min_lr_ratio: float = 0.1
+    """Cosine decay ends at lr × min_lr_ratio."""
+    warmup_steps: int = 20
+    """Linear warmup from 0 over this many optimizer steps."""
+    weight_decay: float = 0.1
+    """AdamW weight decay on 2-D weights (never on norms, biases or embeddings)."""
+    beta1: float = 0.9
+    """AdamW beta1."""
+    beta2: float = 0.95
+    """AdamW beta2."""
+    eps: float = 1e-8
+    """AdamW epsilon."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this (0 disables)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    objective: Literal["clm", "mlm"] = "clm"
+    """clm: causal next-token prediction; mlm: masked LM (bidirectional attention, loss on masked positions)."""
+    mlm_prob: float = 0.15
+    """Share of positions masked by the MLM objective (80% mask token, 10% random, 10% kept)."""
+    max_steps: int = 300
+    """Optimizer steps to train (the LR schedule spans them)."""
+    max_tokens: int = 0
+    """Stop after this many training tokens if that comes before max_steps (0: no token budget)."""
+    global_batch_tokens: int = 16384
+    """Tokens per optimizer step over all workers; must be a multiple of seq_len × micro_batch_size × workers."""
+    micro_batch_size: int = 8
+    """Sequences per worker per forward/backward; gradient accumulation makes up the rest."""
+    eval_every: int = 50
+    """Evaluate validation loss and perplexity every N steps (and at the last step)."""
+    eval_blocks: int = 64
+    """Validation blocks evaluated, spread over the workers."""
+    checkpoint_every: int = 100
+    """Save a checkpoint every N steps (and at the last step)."""
+    keep_checkpoints: int = 2
+    """Checkpoints kept by Ray (the newest)."""
+    log_every: int = 10
+    """Print a progress line and write TensorBoard scalars every N steps."""
+    seed: int = 0
+    """Seed of model init, dropout and MLM masking."""
+
+
+@dataclass(frozen=True)
+class DeepSpeedConfig:
+    zero_stage: int = 2
+    """ZeRO stage 0-3: 1 shards optimizer state, 2 also gradients, 3 also parameters."""
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """Training precision; auto is bf16 on GPU and fp32 on CPU."""
+    offload_optimizer: bool = False
+    """Keep optimizer state in CPU memory (ZeRO 1-3)."""
+    offload_params: bool = False
+    """Keep parameters in CPU memory (ZeRO 3 only)."""
+    config_file: str = ""
+    """A raw DeepSpeed JSON file merged on top of the generated config (expert knobs)."""
+
+
+@dataclass(frozen=True)
+class ScalingConfig:
+    num_workers: int = 2
+    """Ray Train workers, one DeepSpeed rank each."""
+    use_gpu: Literal["auto", "yes", "no"] = "auto"
+    """Train on GPUs (NCCL) or CPUs (gloo); auto uses GPUs when the cluster has them."""
+    cpus_per_worker: float = 1.0
+    """CPUs each worker reserves (fractions let Tune trials share a small machine)."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "debug"
+    """Run name; rerunning with the same name and storage_path resumes it."""
+    storage_path: str = "outputs/pretrain"
+    """Where Ray stores checkpoints and results: a local folder (shared on multi-node) or s3://, gs://."""
+    tensorboard_dir: str = ""
+    """TensorBoard log folder (local); empty is <storage_path>/<name>/tensorboard for local storage."""
+    max_failures: int = 0
+    """Worker failures Ray Train recovers from by restarting from the last checkpoint."""
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    prompt: str = "The"
+    """Prompt of the sample printed after training."""
+    max_new_tokens: int = 40
+    """Tokens generated for the sample."""
+    temperature: float = 0.8
+    """Sampling temperature (0 is greedy)."""
+    top_k: int = 50
+    """Sample among the k most likely tokens (0: all)."""
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    model: GPTConfig = field(default_factory=GPTConfig)
+    """Model shape; vocab_size must hold the tokenizer's vocab (+1 for mlm), seq_len must match the shards."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Where training tokens come from."""
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    """AdamW and the learning-rate schedule."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """Objective, batch, length and cadence of eval/checkpoints/logging."""
+    deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
+    """DeepSpeed engine settings."""
+    scaling: ScalingConfig = field(default_factory=ScalingConfig)
+    """Workers and resources."""
+    run: RunConfig = field(default_factory=RunConfig)
+    """Name, storage and fault tolerance."""
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    """The generated sample printed at the end."""
+
+    def __post_init__(self) -> None:
+        t, n = self.train, self.scaling.num_workers
+        if n < 1:
+            raise ConfigError("scaling.num_workers: must be at least 1")
+        if self.deepspeed.zero_stage not in (0, 1, 2, 3):
+            raise ConfigError(f"deepspeed.zero_stage: {self.deepspeed.zero_stage} is not 0, 1, 2 or 3")
+        if self.deepspeed.offload_params and self.deepspeed.zero_stage != 3:
+            raise ConfigError("deepspeed.offload_params: needs deepspeed.zero_stage=3")
+        if self.deepspeed.offload_optimizer and self.deepspeed.zero_stage == 0:
+            raise ConfigError("deepspeed.offload_optimizer: needs deepspeed.zero_stage >= 1")
+        per_step = self.model.seq_len * t.micro_batch_size * n
+        if t.global_batch_tokens <= 0 or t.global_batch_tokens % per_step:
+            raise ConfigError(f"train.global_batch_tokens: {t.global_batch_tokens} is not a positive multiple of "
+                              f"seq_len × micro_batch_size × num_workers = {per_step}")
+        if t.max_steps < 1:
+            raise ConfigError("train.max_steps: must be at least 1")
+        for name in ("eval_every", "checkpoint_every", "log_every", "keep_checkpoints", "micro_batch_size"):
+            if getattr(t, name) < 1:
+                raise ConfigError(f"train.{name}: must be at least 1")
+        if not 0.0 < t.mlm_prob < 1.0:
+            raise ConfigError("train.mlm_prob: must be in (0, 1)")
+        if any(w < 0 for w in self.data.weights.values()) or (self.data.weights and not sum(self.data.weights.values())):
+            raise ConfigError("data.weights: weights must be >= 0 and not all 0")
+
+    # Derived values (litgpt style: methods, not stored fields).
+    def seqs_per_step(self) -> int:
+        """Sequences in one optimizer step over all workers."""
+        return self.train.global_batch_tokens // self.model.seq_len
+
+    def grad_accum_steps(self) -> int:
+        return self.seqs_per_step() // (self.train.micro_batch_size * self.scaling.num_workers)
+
+    def total_steps(self) -> int:
+        """Optimizer steps to run: max_steps, or fewer when the token budget runs out first."""
+        if self.train.max_tokens:
+            return max(1, min(self.train.max_steps, math.ceil(self.train.max_tokens / self.train.global_batch_tokens)))
+        return self.train.max_steps

@@ -1,0 +1,209 @@
+"""Training data: a deterministic, weighted mix of packed shards, one Ray Dataset per rank.
+
+Every training sample has a global position `pos` (0, 1, 2, …). Optimizer step s uses
+positions [s·G, (s+1)·G) for G sequences per step, and rank r of W takes the positions
+≡ r (mod W). A pure function maps a position to a block:
+
+    pos ──source_of──▶ (source, j-th block of that source)
+        ──epoch e = j // n, k = j % n──▶ permutation_e(k) ──▶ (shard, row)
+
+Sources are interleaved by a smooth weighted round-robin over a cycle of 1000 positions
+(weights resolve to 0.1%); within a source each epoch is a seeded permutation of its
+blocks, and a source that runs out starts its next epoch. So the stream is the same on
+every run, for any number of Ray Data tasks, and a resumed run starts exactly where the
+checkpoint left off (`rank_dataset(start=...)`).
+
+Validation reads the first `eval_blocks` val blocks (all sources, manifest order).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pyarrow.fs as pafs
+
+from datapipe import io
+
+CYCLE = 1000
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    shards: tuple[str, ...]
+    """Shard paths relative to the data root, in manifest order."""
+    rows: tuple[int, ...]
+    """Blocks in each shard."""
+
+    @property
+    def blocks(self) -> int:
+        return sum(self.rows)
+
+
+def load_manifest(root: str) -> dict:
+    loc = io.resolve(root).join("manifest.json")
+    with loc.fs.open_input_stream(loc.path) as f:
+        return json.loads(f.read())
+
+
+def sources_of(manifest: dict, split: str) -> list[Source]:
+    by_name: dict[str, list[dict]] = {}
+    for sh in manifest["shards"]:
+        if sh["split"] == split and sh["blocks"]:
+            by_name.setdefault(sh["source"], []).append(sh)
+    return [Source(name, tuple(s["path"] for s in shs), tuple(s["blocks"] for s in shs))
+            for name, shs in sorted(by_name.items())]
+
+
+def mix_weights(sources: list[Source], manifest: dict, weights: dict[str, float]) -> list[float]:
+    """Normalised weights per source; empty `weights` means proportional to train tokens."""
+    from datapipe.typedconfig import ConfigError
+
+    names = [s.name for s in sources]
+    unknown = sorted(set(weights) - set(names))
+    if unknown:
+        raise ConfigError(f"data.weights: no source {unknown[0]!r} in the shards (sources: {', '.join(names)})")
+    if weights:
+        raw = [float(weights.get(n, 0.0)) for n in names]
+    else:
+        raw = [float(manifest["sources"][n]["train"]["tokens"]) for n in names]
+    if not sum(raw):
+        raise ConfigError("data.weights: every source with train shards has weight 0")
+    return [w / sum(raw) for w in raw]
+
+
+def cycle_pattern(weights: list[float], cycle: int = CYCLE) -> np.ndarray:
+    """Source index of each position in one cycle, by smooth weighted round-robin (nginx's):
+    every source gets round(w·cycle) slots, spread as evenly as possible."""
+    counts = np.floor(np.asarray(weights) * cycle).astype(np.int64)
+    for i in np.argsort(-(np.asarray(weights) * cycle - counts), kind="stable")[: cycle - counts.sum()]:
+        counts[i] += 1
+    current = np.zeros(len(weights))
+    pattern = np.empty(cycle, dtype=np.int64)
+    for p in range(cycle):
+        current += counts
+        pick = int(np.argmax(current))
+        current[pick] -= cycle
+        pattern[p] = pick
+    return pattern
+
+
+class MixPlan:
+    """pos → (source, shard, row); pure and cheap, built on each Ray Data worker."""
+
+    def __init__(self, sources: list[Source], weights: list[float], seed: int):
+        self.sources, self.seed = sources, seed
+        self.pattern = cycle_pattern(weights)
+        self.per_cycle = np.bincount(self.pattern, minlength=len(sources))
+        # rank of each cycle slot among the slots of the same source
+        self.rank_in_cycle = np.zeros(CYCLE, dtype=np.int64)
+        seen = np.zeros(len(sources), dtype=np.int64)
+        for p, s in enumerate(self.pattern):
+            self.rank_in_cycle[p], seen[s] = seen[s], seen[s] + 1
+        self.row_starts = [np.concatenate([[0], np.cumsum(s.rows)]) for s in sources]
+
+    @lru_cache(maxsize=8)
+    def _permutation(self, source: int, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, source, epoch]).permutation(self.sources[source].blocks)
+
+    def lookup(self, pos: np.ndarray) -> list[tuple[int, int, int]]:
+        """(source, shard index, row) of each position."""
+        slot = pos % CYCLE
+        src = self.pattern[slot]
+        j = (pos // CYCLE) * self.per_cycle[src] + self.rank_in_cycle[slot]
+        out = []
+        for s, jj in zip(src.tolist(), j.tolist()):
+            n = self.sources[s].blocks
+            block = int(self._permutation(s, jj // n)[jj % n])
+            shard = int(np.searchsorted(self.row_starts[s], block, side="right")) - 1
+            out.append((s, shard, block - int(self.row_starts[s][shard])))
+        return out
+
+
+class ShardCache:
+    """Open shards: memory-mapped when local, read once into memory when remote."""
+
+    def __init__(self, root: str, max_open: int = 16):
+        self.root, self.max_open = io.resolve(root), max_open
+        self.open: dict[str, np.ndarray] = {}
+
+    def get(self, rel: str) -> np.ndarray:
+        if rel not in self.open:
+            if len(self.open) >= self.max_open:
+                self.open.pop(next(iter(self.open)))
+            loc = self.root.join(*rel.split("/"))
+            if isinstance(loc.fs, pafs.LocalFileSystem):
+                self.open[rel] = np.load(loc.path, mmap_mode="r")
+            else:
+                import io as _io
+                with loc.fs.open_input_stream(loc.path) as f:
+                    self.open[rel] = np.load(_io.BytesIO(f.read()))
+        return self.open[rel]
+
+
+class BlockReader:
+    """Ray Data callable: a batch of sample indices of one rank → their token blocks."""
+
+    def __init__(self, root: str, sources: list[Source], weights: list[float], seed: int,
+                 rank: int, world: int, start: int):
+        self.plan = MixPlan(sources, weights, seed)
+        self.cache = ShardCache(root)
+        self.rank, self.world, self.start = rank, world, start
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        pos = (self.start + batch["data"].astype(np.int64)) * self.world + self.rank
+        where = self.plan.lookup(pos)
+        rows = [self.cache.get(self.plan.sources[s].shards[sh])[row] for s, sh, row in where]
+        return {"pos": pos, "tokens": np.stack(rows).astype(np.int64),
+                "source": np.array([s for s, _, _ in where], dtype=np.int64)}
+
+
+def rank_dataset(root: str, manifest: dict, weights: dict[str, float], seed: int, rank: int, world: int,
+                 start: int, count: int, batch_size: int):
+    """The Ray Dataset of rank `rank`'s samples start, start+1, …, start+count-1 (its own
+    sample indices; global position = index·world + rank), in order."""
+    import ray.data
+
+    sources = sources_of(manifest, "train")
+    if not sources:
+        from datapipe.typedconfig import ConfigError
+        raise ConfigError(f"{root}: no train shards in manifest.json")
+    w = mix_weights(sources, manifest, weights)
+    # from_numpy, not range(): its read tasks would each want a whole CPU, which the training
+    # workers may have reserved (Ray Data then waits forever).
+    ids = np.array_split(np.arange(count, dtype=np.int64), max(1, count // (batch_size * 16)))
+    return ray.data.from_numpy(ids).map_batches(
+        BlockReader, fn_constructor_kwargs=dict(root=root, sources=sources, weights=w, seed=seed,
+                                                rank=rank, world=world, start=start),
+        batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=1), num_cpus=0)
+
+
+def val_blocks(root: str, manifest: dict, n: int) -> np.ndarray:
+    """The first n validation blocks over all sources (manifest order), int64 (n, block_len)."""
+    cache, rows = ShardCache(root), []
+    for src in sources_of(manifest, "val"):
+        for rel in src.shards:
+            for block in cache.get(rel):
+                if len(rows) == n:
+                    return np.stack(rows).astype(np.int64)
+                rows.append(block)
+    if not rows:
+        from datapipe.typedconfig import ConfigError
+        raise ConfigError(f"{root}: no validation shards (set data.datapipe.pack.val_fraction > 0)")
+    return np.stack(rows).astype(np.int64)
+
+
+def unigram_entropy(root: str, manifest: dict, max_blocks: int = 20_000) -> float:
+    """Entropy (nats/token) of the train tokens' unigram distribution: the loss of a model
+    that ignores context. A trained model's val loss must fall clearly below it."""
+    cache, counts, seen = ShardCache(root), np.zeros(manifest["vocab_size"], dtype=np.int64), 0
+    for src in sources_of(manifest, "train"):
+        for rel in src.shards:
+            blocks = cache.get(rel)[: max_blocks - seen]
+            seen += len(blocks)
+            counts += np.bincount(np.asarray(blocks).reshape(-1), minlength=len(counts))[: len(counts)]
+    counts[manifest["pad_id"]] = 0
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())

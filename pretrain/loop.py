@@ -1,0 +1,299 @@
+"""The per-worker training loop: one DeepSpeed engine per Ray Train worker.
+
+`train_func` is what `TorchTrainer` runs on every worker. It rebuilds the typed config
+from the dict it is given, builds the engine, restores the last checkpoint if Ray hands
+one over, and then runs llm.c's loop shape:
+
+    for step in range(start, total + 1):
+        last_step = step == total
+        evaluate / checkpoint when due (always on the last step)
+        if last_step: break
+        one optimizer step (gradient accumulation over micro-batches)
+
+so the final eval and checkpoint are the loop body's own, not code after the loop.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+import numpy as np
+import torch
+
+from datapipe.typedconfig import from_dict
+from pretrain.config import PretrainConfig
+from pretrain.model import GPT, GPTConfig, flops_per_token, mlm_mask
+
+IGNORE = -100
+# Dense bf16 peak FLOP/s per device, for MFU. Unknown devices (and CPUs) report no MFU.
+PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12}
+
+
+def lr_at(step: int, peak: float, warmup: int, total: int, min_ratio: float) -> float:
+    """Learning rate for optimizer step `step` (0-based): linear warmup to `peak` over
+    `warmup` steps, then cosine decay to peak × min_ratio at step `total`."""
+    if warmup and step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def model_config(cfg: PretrainConfig, manifest: dict) -> GPTConfig:
+    """The model shape for these shards; a mismatch is the user's to fix (ConfigError)."""
+    from datapipe.typedconfig import ConfigError
+
+    need = manifest["vocab_size"] + (1 if cfg.train.objective == "mlm" else 0)
+    if cfg.model.vocab_size < need:
+        raise ConfigError(f"model.vocab_size: {cfg.model.vocab_size} is smaller than the tokenizer's "
+                          f"{manifest['vocab_size']}{' + 1 mask token' if need > manifest['vocab_size'] else ''}")
+    if cfg.model.seq_len != manifest["seq_len"]:
+        raise ConfigError(f"model.seq_len: {cfg.model.seq_len} but the shards hold seq_len {manifest['seq_len']} "
+                          "(set model.seq_len or data.datapipe.pack.seq_len)")
+    return cfg.model
+
+
+def precision(cfg: PretrainConfig, on_gpu: bool) -> str:
+    p = cfg.deepspeed.precision
+    return ("bf16" if on_gpu else "fp32") if p == "auto" else p
+
+
+def deepspeed_config(cfg: PretrainConfig, on_gpu: bool) -> dict:
+    """The DeepSpeed JSON generated from our config, with the user's raw file merged on top."""
+    ds, prec = cfg.deepspeed, precision(cfg, on_gpu)
+    zero: dict = {"stage": ds.zero_stage}
+    if ds.offload_optimizer:
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": on_gpu}
+    if ds.offload_params:
+        zero["offload_param"] = {"device": "cpu", "pin_memory": on_gpu}
+    out = {
+        "train_micro_batch_size_per_gpu": cfg.train.micro_batch_size,
+        "gradient_accumulation_steps": cfg.grad_accum_steps(),
+        "train_batch_size": cfg.seqs_per_step(),
+        "gradient_clipping": cfg.optim.grad_clip,
+        "zero_optimization": zero,
+        "bf16": {"enabled": prec == "bf16"},
+        "fp16": {"enabled": prec == "fp16", "initial_scale_power": 16},
+        # we pass a torch AdamW; DeepSpeed must not insist on its own CPU Adam
+        "zero_force_ds_cpu_optimizer": False,
+        "steps_per_print": 10**12,
+        "wall_clock_breakdown": False,
+    }
+    if ds.config_file:
+        with open(ds.config_file) as f:
+            out = deep_merge(out, json.load(f))
+    return out
+
+
+def deep_merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def build_engine(cfg: PretrainConfig, mcfg: GPTConfig, on_gpu: bool):
+    import deepspeed
+
+    torch.manual_seed(cfg.train.seed)
+    model = GPT(mcfg)
+    o = cfg.optim
+    optimizer = torch.optim.AdamW(model.param_groups(o.weight_decay), lr=o.lr, betas=(o.beta1, o.beta2),
+                                  eps=o.eps, fused=on_gpu)
+    total = cfg.total_steps()
+    # LambdaLR multiplies the base lr; DeepSpeed steps it once per optimizer step.
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_at(s, o.lr, o.warmup_steps, total, o.min_lr_ratio) / o.lr)
+    engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=schedule,
+                                      config=deepspeed_config(cfg, on_gpu))
+    return engine
+
+
+def batch_inputs(tokens: torch.Tensor, cfg: PretrainConfig, mcfg: GPTConfig, manifest: dict,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """(inputs, targets, causal) for one batch of packed blocks (B, seq_len + 1)."""
+    pad = manifest["pad_id"]
+    if cfg.train.objective == "clm":
+        x, y = tokens[:, :-1], tokens[:, 1:].clone()
+        y[y == pad] = IGNORE
+        return x, y, True
+    x = tokens[:, :-1]
+    inputs, labels = mlm_mask(x.cpu(), mask_id=manifest["vocab_size"], vocab_size=manifest["vocab_size"],
+                              generator=generator, prob=cfg.train.mlm_prob, ignore_ids=(pad,))
+    return inputs.to(x.device), labels.to(x.device), False
+
+
+def train_step(engine, batches, cfg, mcfg, manifest, generator, device) -> tuple[float, float]:
+    """One optimizer step over grad_accum micro-batches: (mean loss, seconds waiting for data)."""
+    wait, losses = 0.0, []
+    for _ in range(cfg.grad_accum_steps()):
+        t0 = time.perf_counter()
+        batch = next(batches)
+        wait += time.perf_counter() - t0
+        x, y, causal = batch_inputs(batch["tokens"].to(device), cfg, mcfg, manifest, generator)
+        _, loss = engine(x, y, causal=causal)
+        engine.backward(loss)
+        engine.step()
+        losses.append(loss.detach())
+    return torch.stack(losses).mean().item(), wait
+
+
+@torch.no_grad()
+def evaluate(engine, val: np.ndarray, cfg, mcfg, manifest, device) -> dict:
+    """Validation loss and perplexity, all ranks together (ZeRO-3 needs every rank's forward)."""
+    import torch.distributed as dist
+
+    engine.eval()
+    generator = torch.Generator().manual_seed(cfg.train.seed + 1)  # the same masks every eval
+    total = torch.zeros(2, dtype=torch.float64, device=device)  # (sum of losses × tokens, tokens)
+    mb = cfg.train.micro_batch_size
+    # every rank runs the same number of forwards; ranks past the data run an empty-weighted one
+    n_batches = math.ceil(math.ceil(len(val) / dist.get_world_size()) / mb)
+    mine = val[dist.get_rank()::dist.get_world_size()]
+    for i in range(n_batches):
+        chunk = mine[i * mb:(i + 1) * mb]
+        weight = len(chunk)
+        if not weight:
+            chunk = val[:1]
+        x, y, causal = batch_inputs(torch.from_numpy(chunk).to(device), cfg, mcfg, manifest, generator)
+        _, loss = engine(x, y, causal=causal)
+        n = (y != IGNORE).sum().item() if weight else 0
+        total += torch.tensor([loss.double().item() * n, n], dtype=torch.float64, device=device)
+    dist.all_reduce(total)
+    engine.train()
+    loss = (total[0] / total[1].clamp(min=1)).item()
+    return {"val_loss": loss, "val_ppl": math.exp(min(loss, 50.0))}
+
+
+def save_checkpoint(engine, state: dict, cfg_dict: dict, tokenizer_json: str, rank: int):
+    """Every rank writes its DeepSpeed shard into its own folder; Ray merges them."""
+    from ray.train import Checkpoint
+
+    path = tempfile.mkdtemp(prefix="ckpt-")
+    engine.save_checkpoint(path, tag="engine", client_state={"state": state})
+    if rank == 0:
+        with open(os.path.join(path, "state.json"), "w") as f:
+            json.dump(state, f, indent=1)
+        with open(os.path.join(path, "config.json"), "w") as f:
+            json.dump(cfg_dict, f, indent=1)
+        with open(os.path.join(path, "tokenizer.json"), "w") as f:
+            f.write(tokenizer_json)
+    return Checkpoint.from_directory(path)
+
+
+def restore(engine, checkpoint) -> dict:
+    with checkpoint.as_directory() as path:
+        _, client = engine.load_checkpoint(path, tag="engine")
+    return client["state"]
+
+
+def mfu(tokens_per_s: float, mcfg: GPTConfig, on_gpu: bool, world: int) -> float | None:
+    if not on_gpu:
+        return None
+    name = torch.cuda.get_device_name()
+    peak = next((v for k, v in PEAK_FLOPS.items() if k in name), None)
+    return None if peak is None else tokens_per_s * flops_per_token(mcfg, mcfg.seq_len) / (peak * world)
+
+
+def train_func(config: dict) -> None:
+    """Ray Train worker entry: config = {"cfg": PretrainConfig as dict, "manifest": dict,
+    "tokenizer_json": str, "dataset": name of this job's train dataset, "per_rank": bool,
+    "tensorboard_dir": str}."""
+    import ray.train
+    import ray.train.torch
+
+    cfg = from_dict(PretrainConfig, config["cfg"])
+    manifest = config["manifest"]
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    device = ray.train.torch.get_device()
+    on_gpu = device.type == "cuda"
+    mcfg = model_config(cfg, manifest)
+    engine = build_engine(cfg, mcfg, on_gpu)
+
+    total, per_rank_step = cfg.total_steps(), cfg.seqs_per_step() // world
+    state = {"step": 0, "tokens": 0, "samples_per_rank": 0}
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint:
+        state = restore(engine, checkpoint)
+    start = state["step"]
+
+    shard = ray.train.get_dataset_shard(f"train_{rank}" if config["per_rank"] else "train")
+    batches = iter(shard.iter_torch_batches(batch_size=cfg.train.micro_batch_size, drop_last=True,
+                                            prefetch_batches=cfg.data.prefetch_batches, dtypes=torch.int64))
+    if config["per_rank"]:
+        for _ in range(state["samples_per_rank"] // cfg.train.micro_batch_size):  # exact resume position
+            next(batches)
+    val = np.asarray(config["val"])
+    generator = torch.Generator().manual_seed(cfg.train.seed * 1000 + rank)
+    if checkpoint and "generator" in state:
+        generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
+
+    writer = None
+    if rank == 0 and config["tensorboard_dir"]:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(config["tensorboard_dir"])
+        print(f"[pretrain] TensorBoard logs: {config['tensorboard_dir']}", flush=True)
+
+    run_start, window = time.perf_counter(), {"time": 0.0, "wait": 0.0, "steps": 0, "loss": 0.0}
+    for step in range(start, total + 1):
+        last_step = step == total
+        metrics: dict = {"step": step, "tokens": state["tokens"]}
+        if step % cfg.train.eval_every == 0 or last_step:
+            metrics |= evaluate(engine, val, cfg, mcfg, manifest, device)
+            if writer:
+                writer.add_scalar("val/loss", metrics["val_loss"], step)
+                writer.add_scalar("val/perplexity", metrics["val_ppl"], step)
+        due = (step > start and step % cfg.train.checkpoint_every == 0) or last_step
+        if due:
+            state["generator"] = generator.get_state().tolist()
+            ckpt = save_checkpoint(engine, state, config["cfg"], config["tokenizer_json"], rank)
+            ray.train.report(metrics, checkpoint=ckpt)
+        elif "val_loss" in metrics:
+            ray.train.report(metrics)
+        if last_step:
+            break
+
+        t0 = time.perf_counter()
+        loss, wait = train_step(engine, batches, cfg, mcfg, manifest, generator, device)
+        dt = time.perf_counter() - t0
+        state["step"] = step + 1
+        state["tokens"] += cfg.train.global_batch_tokens
+        state["samples_per_rank"] += per_rank_step
+        for k, v in (("time", dt), ("wait", wait), ("steps", 1), ("loss", loss)):
+            window[k] += v
+        if (step + 1) % cfg.train.log_every == 0 and rank == 0:
+            log_progress(writer, window, step + 1, total, engine, cfg, mcfg, on_gpu, world,
+                         time.perf_counter() - run_start, start)
+            window = {"time": 0.0, "wait": 0.0, "steps": 0, "loss": 0.0}
+    if writer:
+        writer.close()
+
+
+def log_progress(writer, window, step, total, engine, cfg, mcfg, on_gpu, world, elapsed, start) -> None:
+    n = window["steps"]
+    tok_s = n * cfg.train.global_batch_tokens / window["time"]
+    wait_frac = window["wait"] / window["time"]
+    eta = elapsed / max(step - start, 1) * (total - step)
+    lr = engine.get_lr()[0]
+    grad_norm = engine.get_global_grad_norm()
+    grad_norm = float(grad_norm) if grad_norm is not None else float("nan")
+    scalars = {"train/loss": window["loss"] / n, "train/lr": lr, "train/grad_norm": grad_norm,
+               "perf/tokens_per_s": tok_s, "perf/step_time_s": window["time"] / n, "perf/data_wait_fraction": wait_frac}
+    m = mfu(tok_s, mcfg, on_gpu, world)
+    if m is not None:
+        scalars["perf/mfu"] = m
+    if writer:
+        for k, v in scalars.items():
+            writer.add_scalar(k, v, step)
+        writer.flush()
+    print(f"[pretrain] step {step}/{total} | loss {scalars['train/loss']:.3f} | lr {lr:.2e} | "
+          f"{tok_s / 1e3:.1f}k tok/s | data wait {wait_frac:.1%}"
+          + (f" | MFU {m:.1%}" if m is not None else "") + f" | ETA {_fmt(eta)}", flush=True)
+
+
+def _fmt(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+

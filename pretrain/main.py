@@ -1,0 +1,179 @@
+"""`python -m pretrain`: train a GPT with Ray Train + DeepSpeed on datapipe's shards.
+
+    python -m pretrain                                        # debug preset on the sample corpus
+    python -m pretrain --config configs/pretrain/124m.yaml --set data.shards=s3://bucket/shards
+    python -m pretrain --set train.max_steps=50 --set deepspeed.zero_stage=3
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import tempfile
+
+import yaml
+
+from datapipe.typedconfig import ConfigError, load, to_dict
+from pretrain.config import PretrainConfig
+
+DEFAULT_CONFIG = "configs/pretrain/debug.yaml"
+SAMPLE_SHARDS = "outputs/pretrain-data"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m pretrain", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help=f"YAML config (default {DEFAULT_CONFIG} when it exists)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a config field, e.g. --set train.max_steps=100 (repeatable)")
+    return p.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace) -> PretrainConfig:
+    path = args.config or (DEFAULT_CONFIG if os.path.isfile(DEFAULT_CONFIG) else None)
+    return load(PretrainConfig, path, args.overrides)
+
+
+def ensure_shards(cfg: PretrainConfig) -> PretrainConfig:
+    """With no data.shards, build the sample corpus with datapipe (once per datapipe config)."""
+    from datapipe import io
+    from datapipe.main import main as datapipe_main
+    if cfg.data.shards:
+        root = io.resolve(cfg.data.shards)  # absolute: Ray workers do not share the driver's cwd
+        if not io.exists(root.join("manifest.json")):
+            raise ConfigError(f"data.shards: no manifest.json in {cfg.data.shards} (run python -m datapipe first)")
+        return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, shards=root.uri))
+    # One folder per datapipe config, so runs with different data settings never clobber each other.
+    key = hashlib.sha256(json.dumps(to_dict(cfg.data.datapipe), sort_keys=True).encode()).hexdigest()[:12]
+    dp = dataclasses.replace(cfg.data.datapipe, output=os.path.join(SAMPLE_SHARDS, key))
+    if not io.exists(io.resolve(dp.output).join("manifest.json")):
+        print(f"[pretrain] building the sample shards with datapipe into {dp.output}", flush=True)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            yaml.safe_dump(to_dict(dp), f)
+        if datapipe_main(["--config", f.name, "--overwrite"]) != 0:
+            raise ConfigError("building the sample shards failed (see above)")
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, shards=io.resolve(dp.output).uri))
+
+
+def datasets_for(cfg: PretrainConfig, manifest: dict) -> tuple[dict, bool]:
+    """({name: Dataset}, per_rank): per-rank deterministic shard streams, or the live pipeline."""
+    from pretrain.data import rank_dataset
+
+    if cfg.data.mode == "live":
+        from datapipe.live import live_dataset
+        return {"train": live_dataset(cfg.data.datapipe, tokenizer_json(cfg), cfg.model.seq_len)}, False
+    world = cfg.scaling.num_workers
+    per_rank = cfg.total_steps() * cfg.seqs_per_step() // world
+    return {f"train_{r}": rank_dataset(cfg.data.shards, manifest, cfg.data.weights, cfg.data.seed, r, world,
+                                       start=0, count=per_rank, batch_size=cfg.train.micro_batch_size)
+            for r in range(world)}, True
+
+
+def tokenizer_json(cfg: PretrainConfig) -> str:
+    from datapipe import io
+
+    loc = io.resolve(cfg.data.live_tokenizer or cfg.data.shards)
+    if not cfg.data.live_tokenizer:
+        loc = loc.join("tokenizer.json")
+    with loc.fs.open_input_stream(loc.path) as f:
+        return f.read().decode()
+
+
+def storage_path(cfg: PretrainConfig) -> str:
+    p = cfg.run.storage_path
+    return p if "://" in p else os.path.abspath(p)
+
+
+def tensorboard_dir(cfg: PretrainConfig) -> str:
+    if cfg.run.tensorboard_dir:
+        return os.path.abspath(cfg.run.tensorboard_dir)
+    if "://" in cfg.run.storage_path:
+        return os.path.abspath(os.path.join("outputs", "tensorboard", cfg.run.name))
+    return os.path.join(storage_path(cfg), cfg.run.name, "tensorboard")
+
+
+def build_trainer(cfg: PretrainConfig):
+    import ray.train
+    from ray.data import ExecutionOptions
+    from ray.train.torch import TorchTrainer
+
+    from pretrain.data import load_manifest, val_blocks
+    from pretrain.loop import model_config, train_func
+
+    manifest = load_manifest(cfg.data.shards)
+    model_config(cfg, manifest)  # fail now, on the driver, if the shape does not fit the data
+    use_gpu = cfg.scaling.use_gpu == "yes" or (cfg.scaling.use_gpu == "auto" and ray.cluster_resources().get("GPU", 0) > 0)
+    reserved, cpus = cfg.scaling.num_workers * cfg.scaling.cpus_per_worker, ray.cluster_resources().get("CPU", 0)
+    if reserved > cpus - 0.5 and not ray.cluster_resources().get("GPU", 0) and "RAY_ADDRESS" not in os.environ:
+        raise ConfigError(f"scaling: {cfg.scaling.num_workers} workers × {cfg.scaling.cpus_per_worker} CPUs leave "
+                          f"none of the {cpus:g} CPUs for Ray Data to read with; lower scaling.cpus_per_worker")
+    datasets, per_rank = datasets_for(cfg, manifest)
+    small_manifest = {k: v for k, v in manifest.items() if k not in ("shards", "config")}
+    loop_config = {"cfg": to_dict(cfg), "manifest": small_manifest, "tokenizer_json": tokenizer_json(cfg),
+                   "per_rank": per_rank, "tensorboard_dir": tensorboard_dir(cfg),
+                   "val": val_blocks(cfg.data.shards, manifest, cfg.train.eval_blocks)}
+    resources = {"CPU": cfg.scaling.cpus_per_worker} | ({"GPU": 1} if use_gpu else {})
+    return TorchTrainer(
+        train_func,
+        train_loop_config=loop_config,
+        scaling_config=ray.train.ScalingConfig(num_workers=cfg.scaling.num_workers, use_gpu=use_gpu,
+                                               resources_per_worker=resources),
+        run_config=ray.train.RunConfig(
+            name=cfg.run.name, storage_path=storage_path(cfg),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints),
+            failure_config=ray.train.FailureConfig(max_failures=cfg.run.max_failures)),
+        datasets=datasets,
+        dataset_config=ray.train.DataConfig(
+            datasets_to_split=[] if per_rank else "all",
+            execution_options=ExecutionOptions(preserve_order=True)),
+    )
+
+
+def sample_text(checkpoint_path: str, cfg: PretrainConfig) -> str:
+    import torch
+
+    from pretrain.checkpoint import load_model
+
+    model, _, tok = load_model(checkpoint_path)
+    ids = tok.encode(cfg.sample.prompt).ids or [0]
+    out = model.generate(torch.tensor([ids]), cfg.sample.max_new_tokens, temperature=cfg.sample.temperature,
+                         top_k=cfg.sample.top_k or None, generator=torch.Generator().manual_seed(0))
+    return tok.decode(out[0].tolist())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg = ensure_shards(build_config(args))
+        if cfg.deepspeed.config_file and not os.path.isfile(cfg.deepspeed.config_file):
+            raise ConfigError(f"deepspeed.config_file: file not found: {cfg.deepspeed.config_file}")
+        import ray
+        import ray.data
+
+        if not ray.is_initialized():
+            ray.init()  # joins the cluster in RAY_ADDRESS, or starts a local Ray
+        ray.data.DataContext.get_current().enable_progress_bars = False  # our own progress line instead
+        trainer = build_trainer(cfg)
+    except ConfigError as e:
+        print(f"pretrain: error: {e}", file=sys.stderr)
+        return 2
+
+    from pretrain.data import load_manifest, unigram_entropy
+
+    print(f"[pretrain] run {cfg.run.name}: {cfg.total_steps()} steps × {cfg.train.global_batch_tokens:,} tokens, "
+          f"{cfg.scaling.num_workers} workers, ZeRO-{cfg.deepspeed.zero_stage}; "
+          f"TensorBoard: tensorboard --logdir {tensorboard_dir(cfg)}", flush=True)
+    result = trainer.fit()
+    m = result.metrics or {}
+    ckpt = result.checkpoint.path if result.checkpoint else None
+    entropy = unigram_entropy(cfg.data.shards, load_manifest(cfg.data.shards))
+    print(f"[pretrain] done: step {m.get('step')}, val loss {m.get('val_loss', float('nan')):.3f} "
+          f"(ppl {m.get('val_ppl', float('nan')):.1f}; unigram entropy of the corpus {entropy:.3f})")
+    print(f"[pretrain] checkpoint: {ckpt}")
+    print(f"[pretrain] TensorBoard: tensorboard --logdir {tensorboard_dir(cfg)}")
+    if ckpt and "://" not in ckpt:
+        print(f"[pretrain] sample: {sample_text(ckpt, cfg)!r}")
+    return 0
