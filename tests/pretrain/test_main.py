@@ -26,7 +26,7 @@ def test_embedded_default_trains_below_unigram_entropy_and_samples(ray_local, tm
     entropy = float(done.split("unigram entropy of the corpus ")[1].rstrip(")"))
     assert val_loss < entropy - 0.3, done
     sample = next(line for line in out.splitlines() if line.startswith("[pretrain] sample: "))
-    assert sample[len("[pretrain] sample: ") + 1:].startswith("The ") and len(sample.split()) > 10, sample
+    assert sample[len("[pretrain] sample: ") + 1:].startswith("The") and len(sample.split()) > 10, sample
     assert os.path.isdir(tmp_path / "runs" / "debug" / "tensorboard")
     assert (tmp_path / "outputs" / "pretrain-data").is_dir()
 
