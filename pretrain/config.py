@@ -81,6 +81,10 @@ class TrainConfig:
     """Print a progress line and write TensorBoard scalars every N steps."""
     seed: int = 0
     """Seed of model init, dropout and MLM masking."""
+    record_trace: bool = False
+    """Debug: each rank appends (step, loss, global sample positions) to <run>/trace/rank<r>.jsonl."""
+    debug_crash_in_save_at_step: int = -1
+    """Debug (tests): every rank dies in the middle of the checkpoint save at this step, once."""
 
 
 @dataclass(frozen=True)

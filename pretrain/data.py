@@ -144,7 +144,8 @@ class ShardCache:
 
 
 class BlockReader:
-    """Ray Data callable: a batch of sample indices of one rank → their token blocks."""
+    """Ray Data callable: a batch of one rank's sample indices i → the blocks at global
+    positions start + i·world + rank."""
 
     def __init__(self, root: str, sources: list[Source], weights: list[float], seed: int,
                  rank: int, world: int, start: int):
@@ -153,7 +154,7 @@ class BlockReader:
         self.rank, self.world, self.start = rank, world, start
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        pos = (self.start + batch["data"].astype(np.int64)) * self.world + self.rank
+        pos = self.start + batch["data"].astype(np.int64) * self.world + self.rank
         where = self.plan.lookup(pos)
         rows = [self.cache.get(self.plan.sources[s].shards[sh])[row] for s, sh, row in where]
         return {"pos": pos, "tokens": np.stack(rows).astype(np.int64),
@@ -162,8 +163,9 @@ class BlockReader:
 
 def rank_dataset(root: str, manifest: dict, weights: dict[str, float], seed: int, rank: int, world: int,
                  start: int, count: int, batch_size: int):
-    """The Ray Dataset of rank `rank`'s samples start, start+1, …, start+count-1 (its own
-    sample indices; global position = index·world + rank), in order."""
+    """The Ray Dataset of rank `rank`'s next `count` samples after `start` global samples
+    were consumed: global positions start + rank, start + world + rank, …, in order. A
+    resumed run asks for exactly the remaining range; nothing is read and thrown away."""
     import ray.data
 
     sources = sources_of(manifest, "train")

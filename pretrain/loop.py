@@ -17,12 +17,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import tempfile
 import time
+
 import numpy as np
 import torch
 
 from datapipe.typedconfig import from_dict
+from pretrain.checkpoint import TAG
 from pretrain.config import PretrainConfig
 from pretrain.model import GPT, GPTConfig, flops_per_token, mlm_mask
 
@@ -124,19 +127,22 @@ def batch_inputs(tokens: torch.Tensor, cfg: PretrainConfig, mcfg: GPTConfig, man
     return inputs.to(x.device), labels.to(x.device), False
 
 
-def train_step(engine, batches, cfg, mcfg, manifest, generator, device) -> tuple[float, float]:
-    """One optimizer step over grad_accum micro-batches: (mean loss, seconds waiting for data)."""
-    wait, losses = 0.0, []
+def train_step(engine, batches, cfg, mcfg, manifest, generator, device) -> tuple[float, float, list[int]]:
+    """One optimizer step over grad_accum micro-batches: (mean loss, seconds waiting for data,
+    the global sample positions used)."""
+    wait, losses, positions = 0.0, [], []
     for _ in range(cfg.grad_accum_steps()):
         t0 = time.perf_counter()
         batch = next(batches)
         wait += time.perf_counter() - t0
+        if "pos" in batch:
+            positions += batch["pos"].tolist()
         x, y, causal = batch_inputs(batch["tokens"].to(device), cfg, mcfg, manifest, generator)
         _, loss = engine(x, y, causal=causal)
         engine.backward(loss)
         engine.step()
         losses.append(loss.detach())
-    return torch.stack(losses).mean().item(), wait
+    return torch.stack(losses).mean().item(), wait, positions
 
 
 @torch.no_grad()
@@ -166,26 +172,59 @@ def evaluate(engine, val: np.ndarray, cfg, mcfg, manifest, device) -> dict:
     return {"val_loss": loss, "val_ppl": math.exp(min(loss, 50.0))}
 
 
-def save_checkpoint(engine, state: dict, cfg_dict: dict, tokenizer_json: str, rank: int):
-    """Every rank writes its DeepSpeed shard into its own folder; Ray merges them."""
+def rng_state(generator: torch.Generator) -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+            "masking": generator.get_state()}
+
+
+def set_rng_state(saved: dict, generator: torch.Generator) -> None:
+    torch.set_rng_state(saved["torch"])
+    np.random.set_state(saved["numpy"])
+    random.setstate(saved["python"])
+    generator.set_state(saved["masking"])
+
+
+def save_checkpoint(engine, state: dict, config: dict, rank: int, generator: torch.Generator,
+                    crash: bool = False):
+    """Every rank writes its DeepSpeed shard and its RNG state into its own folder, then
+    reports it; Ray registers the checkpoint only once every rank has reported, so a crash
+    in the middle of a save leaves the previous checkpoint the latest."""
     from ray.train import Checkpoint
 
     path = tempfile.mkdtemp(prefix="ckpt-")
-    engine.save_checkpoint(path, tag="engine", client_state={"state": state})
+    engine.save_checkpoint(path, tag=TAG)
+    torch.save(rng_state(generator), os.path.join(path, f"rng_rank{rank}.pt"))
+    if crash:  # debug: die with the save half done (see train.debug_crash_in_save_at_step)
+        os._exit(1)
     if rank == 0:
-        with open(os.path.join(path, "state.json"), "w") as f:
-            json.dump(state, f, indent=1)
-        with open(os.path.join(path, "config.json"), "w") as f:
-            json.dump(cfg_dict, f, indent=1)
-        with open(os.path.join(path, "tokenizer.json"), "w") as f:
-            f.write(tokenizer_json)
+        for name, text in (("state.json", json.dumps(state, indent=1)), ("config.json", json.dumps(config["cfg"], indent=1)),
+                           ("tokenizer.json", config["tokenizer_json"])):
+            with open(os.path.join(path, name), "w") as f:
+                f.write(text)
     return Checkpoint.from_directory(path)
 
 
-def restore(engine, checkpoint) -> dict:
-    with checkpoint.as_directory() as path:
-        _, client = engine.load_checkpoint(path, tag="engine")
-    return client["state"]
+def restore(engine, checkpoint_dir: str, rank: int, generator: torch.Generator, manifest: dict) -> dict:
+    """Load engine, step/tokens/data position and this rank's RNG state from a checkpoint folder."""
+    with open(os.path.join(checkpoint_dir, "state.json")) as f:
+        state = json.load(f)
+    check_resumable(state, manifest, checkpoint_dir)
+    engine.load_checkpoint(checkpoint_dir, tag=TAG)
+    rng = os.path.join(checkpoint_dir, f"rng_rank{rank}.pt")
+    set_rng_state(torch.load(rng, weights_only=False), generator)
+    return state
+
+
+def check_resumable(state: dict, manifest: dict, where: str) -> None:
+    """A checkpoint only resumes on the data it was trained on."""
+    from datapipe.typedconfig import ConfigError
+
+    if state["tokenizer_sha256"] != manifest["tokenizer_sha256"]:
+        raise ConfigError(f"cannot resume from {where}: it was trained with another tokenizer "
+                          f"(sha256 {state['tokenizer_sha256'][:12]}…, the shards have {manifest['tokenizer_sha256'][:12]}…)")
+    if state["seq_len"] != manifest["seq_len"]:
+        raise ConfigError(f"cannot resume from {where}: it was trained at seq_len {state['seq_len']}, "
+                          f"the shards hold {manifest['seq_len']}")
 
 
 def mfu(tokens_per_s: float, mcfg: GPTConfig, on_gpu: bool, world: int) -> float | None:
@@ -197,9 +236,9 @@ def mfu(tokens_per_s: float, mcfg: GPTConfig, on_gpu: bool, world: int) -> float
 
 
 def train_func(config: dict) -> None:
-    """Ray Train worker entry: config = {"cfg": PretrainConfig as dict, "manifest": dict,
-    "tokenizer_json": str, "dataset": name of this job's train dataset, "per_rank": bool,
-    "tensorboard_dir": str}."""
+    """Ray Train worker entry. config = {"cfg": PretrainConfig as dict, "manifest": the shards'
+    manifest, "tokenizer_json", "per_rank": shard mode, "val": validation blocks,
+    "tensorboard_dir", "trace_dir", "resume_from": a checkpoint folder or None}."""
     import ray.train
     import ray.train.torch
 
@@ -211,30 +250,32 @@ def train_func(config: dict) -> None:
     on_gpu = device.type == "cuda"
     mcfg = model_config(cfg, manifest)
     engine = build_engine(cfg, mcfg, on_gpu)
+    generator = torch.Generator().manual_seed(cfg.train.seed * 1000 + rank)
 
     total, per_rank_step = cfg.total_steps(), cfg.seqs_per_step() // world
-    state = {"step": 0, "tokens": 0, "samples_per_rank": 0}
+    state = {"step": 0, "tokens": 0, "samples": 0, "world": world, "seq_len": manifest["seq_len"],
+             "tokenizer_sha256": manifest["tokenizer_sha256"]}
     checkpoint = ray.train.get_checkpoint()
-    if checkpoint:
-        state = restore(engine, checkpoint)
+    if checkpoint:  # Ray restarted us after a failure, or the run is being continued
+        with checkpoint.as_directory() as path:
+            state = restore(engine, path, rank, generator, manifest)
+    elif config.get("resume_from"):
+        state = restore(engine, config["resume_from"], rank, generator, manifest)
+    if state["world"] != world:
+        raise RuntimeError(f"elastic resume is not supported yet: the checkpoint has {state['world']} ranks, "
+                           f"this run {world} (run with scaling.num_workers={state['world']})")
     start = state["step"]
-
-    shard = ray.train.get_dataset_shard(f"train_{rank}" if config["per_rank"] else "train")
-    batches = iter(shard.iter_torch_batches(batch_size=cfg.train.micro_batch_size, drop_last=True,
-                                            prefetch_batches=cfg.data.prefetch_batches, dtypes=torch.int64))
-    if config["per_rank"]:
-        for _ in range(state["samples_per_rank"] // cfg.train.micro_batch_size):  # exact resume position
-            next(batches)
+    batches = iter(_train_batches(cfg, config, state, rank, world, total))
     val = np.asarray(config["val"])
-    generator = torch.Generator().manual_seed(cfg.train.seed * 1000 + rank)
-    if checkpoint and "generator" in state:
-        generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
+    trace = Trace(config.get("trace_dir"), rank)
 
     writer = None
     if rank == 0 and config["tensorboard_dir"]:
         from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(config["tensorboard_dir"])
+        writer = SummaryWriter(config["tensorboard_dir"], purge_step=start or None)
         print(f"[pretrain] TensorBoard logs: {config['tensorboard_dir']}", flush=True)
+    if rank == 0 and start:
+        print(f"[pretrain] resumed at step {start} ({state['samples']:,} samples consumed)", flush=True)
 
     run_start, window = time.perf_counter(), {"time": 0.0, "wait": 0.0, "steps": 0, "loss": 0.0}
     for step in range(start, total + 1):
@@ -245,22 +286,21 @@ def train_func(config: dict) -> None:
             if writer:
                 writer.add_scalar("val/loss", metrics["val_loss"], step)
                 writer.add_scalar("val/perplexity", metrics["val_ppl"], step)
-        due = (step > start and step % cfg.train.checkpoint_every == 0) or last_step
-        if due:
-            state["generator"] = generator.get_state().tolist()
-            ckpt = save_checkpoint(engine, state, config["cfg"], config["tokenizer_json"], rank)
-            ray.train.report(metrics, checkpoint=ckpt)
+        if (step > start and step % cfg.train.checkpoint_every == 0) or last_step:
+            crash = step == cfg.train.debug_crash_in_save_at_step and trace.first_crash()
+            ray.train.report(metrics, checkpoint=save_checkpoint(engine, state, config, rank, generator, crash))
         elif "val_loss" in metrics:
             ray.train.report(metrics)
         if last_step:
             break
 
         t0 = time.perf_counter()
-        loss, wait = train_step(engine, batches, cfg, mcfg, manifest, generator, device)
+        loss, wait, positions = train_step(engine, batches, cfg, mcfg, manifest, generator, device)
         dt = time.perf_counter() - t0
+        trace.record(step, loss, positions)
         state["step"] = step + 1
         state["tokens"] += cfg.train.global_batch_tokens
-        state["samples_per_rank"] += per_rank_step
+        state["samples"] += per_rank_step * world
         for k, v in (("time", dt), ("wait", wait), ("steps", 1), ("loss", loss)):
             window[k] += v
         if (step + 1) % cfg.train.log_every == 0 and rank == 0:
@@ -269,6 +309,51 @@ def train_func(config: dict) -> None:
             window = {"time": 0.0, "wait": 0.0, "steps": 0, "loss": 0.0}
     if writer:
         writer.close()
+
+
+def _train_batches(cfg: PretrainConfig, config: dict, state: dict, rank: int, world: int, total: int):
+    """This rank's micro-batches from the data position in `state` onwards."""
+    import ray.data
+    import ray.train
+
+    from pretrain.data import rank_dataset
+
+    kwargs = dict(batch_size=cfg.train.micro_batch_size, drop_last=True,
+                  prefetch_batches=cfg.data.prefetch_batches, dtypes=torch.int64)
+    if config["per_rank"] and state["samples"]:
+        # Resuming: read exactly the remaining range, from the same deterministic order.
+        ray.data.DataContext.get_current().execution_options.preserve_order = True
+        remaining = (total - state["step"]) * cfg.seqs_per_step() // world
+        ds = rank_dataset(cfg.data.shards, config["manifest"], cfg.data.weights, cfg.data.seed, rank, world,
+                          start=state["samples"], count=remaining, batch_size=cfg.train.micro_batch_size)
+        return ds.iter_torch_batches(**kwargs)
+    shard = ray.train.get_dataset_shard(f"train_{rank}" if config["per_rank"] else "train")
+    return shard.iter_torch_batches(**kwargs)
+
+
+class Trace:
+    """Debug record (train.record_trace): per rank, one JSON line per step with its loss and
+    the global sample positions it trained on; the resume tests compare runs with it."""
+
+    def __init__(self, folder: str | None, rank: int):
+        self.folder, self.rank = folder, rank
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, f"pid_rank{rank}"), "w") as f:
+                f.write(str(os.getpid()))
+
+    def record(self, step: int, loss: float, positions: list[int]) -> None:
+        if self.folder:
+            with open(os.path.join(self.folder, f"rank{self.rank}.jsonl"), "a") as f:
+                f.write(json.dumps({"step": step, "loss": loss, "pos": positions}) + "\n")
+
+    def first_crash(self) -> bool:
+        """True the first time only, so the restarted run saves normally."""
+        marker = os.path.join(self.folder or tempfile.gettempdir(), f"crashed_rank{self.rank}")
+        if os.path.exists(marker):
+            return False
+        open(marker, "w").close()
+        return True
 
 
 def log_progress(writer, window, step, total, engine, cfg, mcfg, on_gpu, world, elapsed, start) -> None:

@@ -29,6 +29,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--config", help=f"YAML config (default {DEFAULT_CONFIG} when it exists)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a config field, e.g. --set train.max_steps=100 (repeatable)")
+    p.add_argument("--resume", default="auto", metavar="auto|never|PATH",
+                   help="auto (default): continue run.name from its latest checkpoint if it has one; "
+                        "never: refuse if it has one; PATH: start from that checkpoint folder")
     return p.parse_args(argv)
 
 
@@ -95,7 +98,35 @@ def tensorboard_dir(cfg: PretrainConfig) -> str:
     return os.path.join(storage_path(cfg), cfg.run.name, "tensorboard")
 
 
-def build_trainer(cfg: PretrainConfig):
+def run_dir(cfg: PretrainConfig) -> str:
+    return os.path.join(storage_path(cfg), cfg.run.name)
+
+
+def resume_point(cfg: PretrainConfig, resume: str, manifest: dict) -> tuple[str | None, str | None]:
+    """(checkpoint Ray will hand the workers, checkpoint to start from explicitly) for --resume."""
+    from pretrain.checkpoint import latest_checkpoint
+    from pretrain.loop import check_resumable
+
+    latest = None if "://" in cfg.run.storage_path else latest_checkpoint(run_dir(cfg))
+    if resume == "never" and latest:
+        raise ConfigError(f"run {cfg.run.name} already has checkpoints in {run_dir(cfg)}; "
+                          "pass --resume auto to continue it or choose another run.name")
+    if resume not in ("auto", "never"):
+        if latest:
+            raise ConfigError(f"--resume {resume}: run {cfg.run.name} already has its own checkpoints; "
+                              "choose a new run.name to start from another checkpoint")
+        if not os.path.isfile(os.path.join(resume, "state.json")):
+            raise ConfigError(f"--resume {resume}: not a checkpoint folder (no state.json)")
+        latest, explicit = resume, os.path.abspath(resume)
+    else:
+        explicit = None
+    if latest:
+        with open(os.path.join(latest, "state.json")) as f:
+            check_resumable(json.load(f), manifest, latest)
+    return latest, explicit
+
+
+def build_trainer(cfg: PretrainConfig, resume: str = "auto"):
     import ray.train
     from ray.data import ExecutionOptions
     from ray.train.torch import TorchTrainer
@@ -111,9 +142,13 @@ def build_trainer(cfg: PretrainConfig):
         raise ConfigError(f"scaling: {cfg.scaling.num_workers} workers × {cfg.scaling.cpus_per_worker} CPUs leave "
                           f"none of the {cpus:g} CPUs for Ray Data to read with; lower scaling.cpus_per_worker")
     datasets, per_rank = datasets_for(cfg, manifest)
-    small_manifest = {k: v for k, v in manifest.items() if k not in ("shards", "config")}
-    loop_config = {"cfg": to_dict(cfg), "manifest": small_manifest, "tokenizer_json": tokenizer_json(cfg),
-                   "per_rank": per_rank, "tensorboard_dir": tensorboard_dir(cfg),
+    latest, explicit = resume_point(cfg, resume, manifest)
+    if latest:
+        print(f"[pretrain] resuming from {latest}", flush=True)
+    loop_config = {"cfg": to_dict(cfg), "manifest": {k: v for k, v in manifest.items() if k != "config"},
+                   "tokenizer_json": tokenizer_json(cfg), "per_rank": per_rank,
+                   "tensorboard_dir": tensorboard_dir(cfg), "resume_from": explicit,
+                   "trace_dir": os.path.join(run_dir(cfg), "trace") if cfg.train.record_trace else None,
                    "val": val_blocks(cfg.data.shards, manifest, cfg.train.eval_blocks)}
     resources = {"CPU": cfg.scaling.cpus_per_worker} | ({"GPU": 1} if use_gpu else {})
     return TorchTrainer(
@@ -156,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         if not ray.is_initialized():
             ray.init()  # joins the cluster in RAY_ADDRESS, or starts a local Ray
         ray.data.DataContext.get_current().enable_progress_bars = False  # our own progress line instead
-        trainer = build_trainer(cfg)
+        if args.resume not in ("auto", "never") and not os.path.isdir(args.resume):
+            raise ConfigError(f"--resume {args.resume}: no such checkpoint folder")
+        trainer = build_trainer(cfg, args.resume)
     except ConfigError as e:
         print(f"pretrain: error: {e}", file=sys.stderr)
         return 2

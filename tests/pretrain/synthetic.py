@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from datapipe.config import TokenizeConfig
-from datapipe.tokenize import train_tokenizer
+from datapipe.tokenize import tokenizer_sha256, train_tokenizer
 
 TEXT = ["the quick brown fox jumps over the lazy dog", "pack my box with five dozen liquor jugs"] * 50
 
@@ -46,6 +46,7 @@ def write_shards(root: Path, seq_len: int = 32, train_blocks: int = 256, val_blo
                                                   and s["split"] == split)}
     manifest = {"format": "raypretrain-shards/1", "seq_len": seq_len, "block_len": seq_len + 1, "dtype": "uint16",
                 "vocab_size": tok.get_vocab_size(), "eos_id": tok.token_to_id("<|endoftext|>"),
+                "tokenizer_sha256": tokenizer_sha256(tok.to_str()),
                 "pad_id": tok.token_to_id("<|pad|>"), "tokenizer": "tokenizer.json", "sources": summary,
                 "shards": shards, "config": {}}
     (root / "manifest.json").write_text(json.dumps(manifest))
