@@ -29,6 +29,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a config field, e.g. --set pack.seq_len=1024 (repeatable)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run into the same output: finished tasks are not redone")
     return p.parse_args(argv)
 
 
@@ -70,9 +72,11 @@ def check_paths(cfg: DatapipeConfig) -> None:
             raise ConfigError(f"{key}: file not found: {path}")
 
 
-def prepare_output(uri: str, overwrite: bool) -> io.Location:
+def prepare_output(uri: str, overwrite: bool, resume: bool = False) -> io.Location:
     out = io.resolve(uri)
-    if io.exists(out) and io.list_files(out):
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite contradict each other; pass one")
+    if io.exists(out) and io.list_files(out) and not resume:
         if not overwrite:
             raise ConfigError(f"output {uri} already exists; pass --overwrite to replace it or choose another --output")
         io.remove_tree(out)
@@ -100,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg = sample_sources(cfg)
         inputs = resolve_inputs(cfg)
         check_paths(cfg)
-        out = prepare_output(cfg.output, args.overwrite)
+        out = prepare_output(cfg.output, args.overwrite, args.resume)
     except ConfigError as e:
         print(f"datapipe: error: {e}", file=sys.stderr)
         return 2
@@ -112,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if not ray.is_initialized():
         ray.init()  # joins the cluster in RAY_ADDRESS, or starts a local Ray
     try:
-        stats = pipeline.run(cfg, inputs, out)
+        stats = pipeline.run(cfg, inputs, out, resume=args.resume)
     except ConfigError as e:  # e.g. a tokenizer.json without our special tokens
         print(f"datapipe: error: {e}", file=sys.stderr)
         return 2

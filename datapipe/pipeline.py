@@ -21,7 +21,7 @@ from datapipe.minhash import s_curve
 from datapipe.neardup import BandIndex
 from datapipe.stats import account, check_identity
 from datapipe.tokenize import from_json, token_dtype, tokenizer_sha256, train_tokenizer
-from datapipe.typedconfig import from_dict, to_dict
+from datapipe.typedconfig import ConfigError, from_dict, to_dict
 
 MANIFEST_FORMAT = "raypretrain-shards/1"
 MIN_BUCKETS = 4
@@ -44,20 +44,41 @@ def plan_tasks(files: list[tuple[io.Location, str]], target_bytes: int) -> list[
     return tasks
 
 
+def check_resume(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Location, resume: bool) -> None:
+    """Record what this run is; a resumed run must be the same run (config and input files)."""
+    run = {"config": to_dict(cfg), "inputs": [[loc.uri, src, io.size(loc)] for loc, src in inputs]}
+    marker = out.join("_work", "run.json")
+    if resume and io.exists(marker):
+        with marker.fs.open_input_stream(marker.path) as f:
+            before = json.loads(f.read())
+        if before != json.loads(json.dumps(run)):
+            what = "config" if before["config"] != json.loads(json.dumps(run["config"])) else "input files"
+            raise ConfigError(f"--resume: the {what} differ from the interrupted run's; rerun with --overwrite")
+    if resume and cfg.dedup.near.enabled and cfg.dedup.near.mode == "streaming":
+        raise ConfigError("--resume: streaming near dedup keeps its index in memory and cannot resume; "
+                          "use dedup.near.mode=batch or --overwrite")
+    io.write_json(marker, run)
+
+
 def num_buckets(cfg: DatapipeConfig, input_bytes: int) -> int:
     """Configured, or from input size only, so results do not depend on the cluster."""
     return cfg.dedup.num_buckets or max(MIN_BUCKETS, math.ceil(input_bytes / cfg.dedup.bucket_target_bytes))
 
 
-def _map(stage: type, specs: list[dict], cfg: DatapipeConfig, out: io.Location, **kwargs: Any) -> list[dict]:
+def _map(stage: type, specs: list[dict], cfg: DatapipeConfig, out: io.Location, resume: bool = False,
+         **kwargs: Any) -> list[dict]:
     """Run `stage` over specs in a Ray Data actor pool; return the per-spec summaries."""
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     num_cpus = cfg.actor_num_cpus
     actors = max(1, min(len(specs), int(cpus // num_cpus) if num_cpus else cpus))
     ds = ray.data.from_items([{"spec": json.dumps(s)} for s in specs], override_num_blocks=len(specs))
     ds = ds.map_batches(stage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=num_cpus,
-                        fn_constructor_kwargs={"cfg": to_dict(cfg), "output": out.uri, **kwargs})
-    return [json.loads(row["summary"]) for row in ds.iter_rows()]
+                        fn_constructor_kwargs={"cfg": to_dict(cfg), "output": out.uri, "resume": resume, **kwargs})
+    summaries = [json.loads(row["summary"]) for row in ds.iter_rows()]
+    reused = sum(bool(s.pop("reused", False)) for s in summaries)
+    if reused:
+        print(f"[datapipe] resume: {reused} of {len(specs)} {stage.stage} tasks were already done", flush=True)
+    return summaries
 
 
 _near_clusters_task = ray.remote(stages.near_clusters)
@@ -81,8 +102,10 @@ def _train_tokenizer_task(cfg: dict, output: str, buckets: int) -> str:
 
 
 def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Location,
-        log: Callable[[str], None] = print) -> dict:
-    """Run every stage; write tokenizer.json, stats.json and (last) manifest.json."""
+        log: Callable[[str], None] = print, resume: bool = False) -> dict:
+    """Run every stage; write tokenizer.json, stats.json and (last) manifest.json. With
+    `resume`, tasks an interrupted run of the same config finished are not run again."""
+    check_resume(cfg, inputs, out, resume)
     seconds: dict[str, float] = {}
     input_bytes = sum(io.size(loc) for loc, _ in inputs)
     k = num_buckets(cfg, input_bytes)
@@ -91,7 +114,8 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
         f"{k} dedup buckets; output {out.uri}")
 
     t = time.perf_counter()
-    ingest = _map(stages.Ingest, [{"task": i, "files": f, "num_buckets": k} for i, f in enumerate(tasks)], cfg, out)
+    ingest = _map(stages.Ingest, [{"task": i, "files": f, "num_buckets": k} for i, f in enumerate(tasks)], cfg, out,
+                  resume)
     seconds["read_clean"] = time.perf_counter() - t
     n_in, n_ok = sum(s["input_docs"] for s in ingest), sum(s["ok_docs"] for s in ingest)
     log(f"[1/5 read+clean] {n_in:,} docs read, {n_ok:,} passed the filters ({seconds['read_clean']:.1f} s)")
@@ -99,7 +123,7 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
     near = cfg.dedup.near
     partitions = near.partitions or k
     t = time.perf_counter()
-    dedup = _map(stages.Dedup, [{"bucket": b, "partitions": partitions} for b in range(k)], cfg, out)
+    dedup = _map(stages.Dedup, [{"bucket": b, "partitions": partitions} for b in range(k)], cfg, out, resume)
     seconds["dedup"] = time.perf_counter() - t
     n_unique = sum(s["unique_docs"] for s in dedup)
     log(f"[2/5 exact dedup] {n_unique:,} unique, {n_ok - n_unique:,} exact duplicates ({seconds['dedup']:.1f} s)")
@@ -110,7 +134,7 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
         log(f"[3/5 near dedup] {describe_lsh(cfg)}")
     if near.enabled and near.mode == "batch":
         t = time.perf_counter()
-        _map(stages.NearCandidates, [{"partition": p} for p in range(partitions)], cfg, out)
+        _map(stages.NearCandidates, [{"partition": p} for p in range(partitions)], cfg, out, resume)
         if near.verify:
             _map(stages.CandidateSignatures, [{"bucket": b} for b in range(k)], cfg, out)
         near_summary = ray.get(_near_clusters_task.remote(out.uri, near.threshold if near.verify else None))
@@ -124,7 +148,11 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
         log(f"[3/5 near dedup] streaming: {len(index_shards)} BandIndex actors answer while tokenizing")
 
     t = time.perf_counter()
-    if cfg.tokenize.tokenizer_path:
+    if resume and io.exists(out.join("tokenizer.json")):  # written atomically before tokpack began
+        with out.join("tokenizer.json").fs.open_input_stream(out.join("tokenizer.json").path) as f:
+            tokenizer_json = f.read().decode()
+        how = "reused the tokenizer of the interrupted run"
+    elif cfg.tokenize.tokenizer_path:
         with io.resolve(cfg.tokenize.tokenizer_path).fs.open_input_stream(
                 io.resolve(cfg.tokenize.tokenizer_path).path) as f:
             tokenizer_json = f.read().decode()
@@ -138,7 +166,7 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
     log(f"[4/5 tokenizer] {how}: vocab {tok.get_vocab_size():,} ({seconds['tokenizer']:.1f} s)")
 
     t = time.perf_counter()
-    tokpack = _map(stages.TokPack, [{"bucket": b} for b in range(k)], cfg, out,
+    tokpack = _map(stages.TokPack, [{"bucket": b} for b in range(k)], cfg, out, resume,
                    tokenizer_json=tokenizer_json, index_shards=index_shards)
     seconds["tokenize_pack"] = time.perf_counter() - t
     shards = sorted((sh for s in tokpack for sh in s["shards"]), key=lambda sh: sh["path"])

@@ -54,16 +54,32 @@ def _finish(out: io.Location, stage: str, key: str, summary: dict) -> dict:
 class _StageActor:
     """Base of the Ray Data callables: rebuild the config, run one spec per row."""
 
-    def __init__(self, cfg: dict, output: str):
+    stage = ""
+    """Name of the completion-marker folder, _work/done/<stage>/."""
+
+    def __init__(self, cfg: dict, output: str, resume: bool = False):
         self.cfg = from_dict(DatapipeConfig, cfg)
         self.out = io.resolve(output)
+        self.resume = resume
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import ray
 
         node = ray.get_runtime_context().get_node_id()
-        summaries = [json.dumps(dict(self.run(json.loads(spec)), node=node)) for spec in batch["spec"]]
+        summaries = [json.dumps(dict(self._run_or_reuse(json.loads(spec)), node=node)) for spec in batch["spec"]]
         return {"summary": np.array(summaries, dtype=object)}
+
+    def _run_or_reuse(self, spec: dict) -> dict:
+        """With resume, a task whose completion marker exists is not run again: the marker is
+        written after all its outputs, so they are complete, and it holds the task's summary."""
+        marker = _done(self.out, self.stage, self.key(spec))
+        if self.resume and io.exists(marker):
+            with marker.fs.open_input_stream(marker.path) as f:
+                return dict(json.loads(f.read()), reused=True)
+        return self.run(spec)
+
+    def key(self, spec: dict) -> str:
+        return f"b{spec['bucket']:05d}"
 
     def run(self, spec: dict) -> dict:
         raise NotImplementedError
@@ -72,8 +88,13 @@ class _StageActor:
 class Ingest(_StageActor):
     """Read and clean a group of files, routing kept documents to hash buckets."""
 
-    def __init__(self, cfg: dict, output: str):
-        super().__init__(cfg, output)
+    stage = "ingest"
+
+    def key(self, spec: dict) -> str:
+        return f"t{spec['task']:06d}"
+
+    def __init__(self, cfg: dict, output: str, resume: bool = False):
+        super().__init__(cfg, output, resume)
         self.cleaner = Cleaner(self.cfg.clean)
 
     def run(self, spec: dict) -> dict:
@@ -121,6 +142,9 @@ class Ingest(_StageActor):
 class Dedup(_StageActor):
     """Exact-deduplicate one hash bucket."""
 
+    stage = "dedup"
+
+
     def run(self, spec: dict) -> dict:
         b = spec["bucket"]
         start = time.perf_counter()
@@ -149,6 +173,12 @@ class Dedup(_StageActor):
 class NearCandidates(_StageActor):
     """Turn one partition of band rows into candidate edges."""
 
+    stage = "near"
+
+    def key(self, spec: dict) -> str:
+        return f"p{spec['partition']:05d}"
+
+
     def run(self, spec: dict) -> dict:
         p = spec["partition"]
         start = time.perf_counter()
@@ -163,6 +193,9 @@ class NearCandidates(_StageActor):
 
 class CandidateSignatures(_StageActor):
     """Gather the signatures of one bucket's documents that appear in any candidate edge."""
+
+    stage = "csig"  # writes no marker: always rerun (cheap, and its inputs may have changed)
+
 
     def run(self, spec: dict) -> dict:
         b = spec["bucket"]
@@ -223,8 +256,12 @@ def near_removed(out: io.Location, bucket: int) -> set[str]:
 class TokPack(_StageActor):
     """Tokenize one bucket's kept documents and pack them into shards per (source, split)."""
 
-    def __init__(self, cfg: dict, output: str, tokenizer_json: str, index_shards: list | None = None):
-        super().__init__(cfg, output)
+    stage = "tokpack"
+
+
+    def __init__(self, cfg: dict, output: str, tokenizer_json: str, index_shards: list | None = None,
+                 resume: bool = False):
+        super().__init__(cfg, output, resume)
         self.streaming = StreamingNearDedup(self.cfg.dedup.near, index_shards) if index_shards else None
         tc = self.cfg.tokenize
         self.tok = from_json(tokenizer_json, tc)

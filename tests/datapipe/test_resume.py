@@ -1,0 +1,81 @@
+"""`python -m datapipe --resume`: a run killed mid-way and resumed gives the same outputs as
+an uninterrupted run, and finished tasks are not redone."""
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from datapipe.main import main
+from datapipe.sample import write_corpus
+
+ARGS = ["--set", "dedup.num_buckets=8", "--set", "actor_num_cpus=0.5", "--set", "read.task_target_bytes=200000",
+        "--set", "tokenize.vocab_size=1000"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    write_corpus(root / "all.jsonl", 1200, seed=3)
+    lines = (root / "all.jsonl").read_bytes().splitlines(keepends=True)
+    os.remove(root / "all.jsonl")
+    for i in range(6):  # six files, so there are several read tasks
+        (root / f"part{i}.jsonl").write_bytes(b"".join(lines[i::6]))
+    return root
+
+
+def rows(out, folder: str) -> list[tuple]:
+    out_rows = []
+    for f in sorted(glob.glob(os.path.join(out, folder, "*.parquet"))):
+        t = pq.read_table(f)
+        out_rows += [tuple(str(v) for v in r.values()) for r in t.to_pylist()]
+    return sorted(out_rows)
+
+
+def test_interrupted_run_resumes_to_the_same_outputs(ray_local, tmp_path, corpus, capfd):
+    ref, out = str(tmp_path / "ref"), str(tmp_path / "out")
+    assert main(["--input", str(corpus), "--output", ref, *ARGS]) == 0
+
+    cmd = [sys.executable, "-m", "datapipe", "--input", str(corpus), "--output", out, *ARGS]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and not glob.glob(os.path.join(out, "_work", "done", "dedup", "*.json")):
+            assert proc.poll() is None, "the run finished before it could be interrupted"
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole job, mid-way through exact dedup
+        proc.wait()
+    assert not os.path.exists(os.path.join(out, "manifest.json"))
+    capfd.readouterr()
+
+    assert main(["--input", str(corpus), "--output", out, "--resume", *ARGS]) == 0
+    log = capfd.readouterr().out
+    assert "resume: 6 of 6 ingest tasks were already done" in log or "ingest tasks were already done" in log
+    assert "dedup tasks were already done" in log
+
+    def stats(path):
+        import json
+        s = json.load(open(os.path.join(path, "stats.json")))
+        return {k: v for k, v in s.items() if k not in ("stage_seconds", "task_seconds")}
+
+    assert stats(out) == stats(ref)
+    for folder in ("duplicates", "dropped", "rejected"):
+        assert rows(out, folder) == rows(ref, folder), folder
+    shards = sorted(os.path.relpath(p, ref) for p in glob.glob(os.path.join(ref, "shards", "**", "*.npy"), recursive=True))
+    assert shards and shards == sorted(os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "shards", "**", "*.npy"), recursive=True))
+    for rel in shards:
+        assert np.array_equal(np.load(os.path.join(ref, rel)), np.load(os.path.join(out, rel))), rel
+
+
+def test_resume_refuses_a_different_config(ray_local, tmp_path, corpus):
+    out = str(tmp_path / "out")
+    os.makedirs(os.path.join(out, "_work"))
+    assert main(["--input", str(corpus), "--output", out, "--resume", *ARGS, "--set", "dedup.near.mode=streaming"]) == 2
