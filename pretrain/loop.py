@@ -96,7 +96,8 @@ def deep_merge(base: dict, top: dict) -> dict:
     return out
 
 
-def build_engine(cfg: PretrainConfig, mcfg: GPTConfig, on_gpu: bool):
+def build_engine(cfg: PretrainConfig, mcfg: GPTConfig, on_gpu: bool, universal: bool = False):
+    """The DeepSpeed engine; `universal` prepares it to load a universal (re-shardable) checkpoint."""
     import deepspeed
 
     torch.manual_seed(cfg.train.seed)
@@ -108,8 +109,10 @@ def build_engine(cfg: PretrainConfig, mcfg: GPTConfig, on_gpu: bool):
     # LambdaLR multiplies the base lr; DeepSpeed steps it once per optimizer step.
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_at(s, o.lr, o.warmup_steps, total, o.min_lr_ratio) / o.lr)
-    engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=schedule,
-                                      config=deepspeed_config(cfg, on_gpu))
+    ds_config = deepspeed_config(cfg, on_gpu)
+    if universal:
+        ds_config["checkpoint"] = {"load_universal": True}
+    engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=schedule, config=ds_config)
     return engine
 
 
@@ -204,14 +207,20 @@ def save_checkpoint(engine, state: dict, config: dict, rank: int, generator: tor
     return Checkpoint.from_directory(path)
 
 
-def restore(engine, checkpoint_dir: str, rank: int, generator: torch.Generator, manifest: dict) -> dict:
-    """Load engine, step/tokens/data position and this rank's RNG state from a checkpoint folder."""
+def restore(engine, checkpoint_dir: str, rank: int, generator: torch.Generator, manifest: dict,
+            universal: str | None = None) -> dict:
+    """Load engine, step/tokens/data position and this rank's RNG state from a checkpoint
+    folder; from its universal conversion (`universal`, a folder) when the world size changed."""
     with open(os.path.join(checkpoint_dir, "state.json")) as f:
         state = json.load(f)
     check_resumable(state, manifest, checkpoint_dir)
-    engine.load_checkpoint(checkpoint_dir, tag=TAG)
+    if universal:
+        engine.load_checkpoint(os.path.dirname(universal), tag=os.path.basename(universal))
+    else:
+        engine.load_checkpoint(checkpoint_dir, tag=TAG)
     rng = os.path.join(checkpoint_dir, f"rng_rank{rank}.pt")
-    set_rng_state(torch.load(rng, weights_only=False), generator)
+    if os.path.exists(rng) and not universal:
+        set_rng_state(torch.load(rng, weights_only=False), generator)
     return state
 
 
@@ -249,21 +258,26 @@ def train_func(config: dict) -> None:
     device = ray.train.torch.get_device()
     on_gpu = device.type == "cuda"
     mcfg = model_config(cfg, manifest)
-    engine = build_engine(cfg, mcfg, on_gpu)
+    checkpoint = ray.train.get_checkpoint()  # set when Ray restarted us after a failure, or continues the run
+    # a checkpoint written by another number of ranks is loaded from its universal conversion
+    universal = config.get("universal")
+    if checkpoint and not _written_before(checkpoint, config.get("resume_from")):
+        universal = None
+    engine = build_engine(cfg, mcfg, on_gpu, universal=bool(universal))
     generator = torch.Generator().manual_seed(cfg.train.seed * 1000 + rank)
 
     total, per_rank_step = cfg.total_steps(), cfg.seqs_per_step() // world
     state = {"step": 0, "tokens": 0, "samples": 0, "world": world, "seq_len": manifest["seq_len"],
              "tokenizer_sha256": manifest["tokenizer_sha256"]}
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint:  # Ray restarted us after a failure, or the run is being continued
+    if checkpoint and not universal:
         with checkpoint.as_directory() as path:
             state = restore(engine, path, rank, generator, manifest)
     elif config.get("resume_from"):
-        state = restore(engine, config["resume_from"], rank, generator, manifest)
-    if state["world"] != world:
-        raise RuntimeError(f"elastic resume is not supported yet: the checkpoint has {state['world']} ranks, "
-                           f"this run {world} (run with scaling.num_workers={state['world']})")
+        state = restore(engine, config["resume_from"], rank, generator, manifest, universal)
+    if state["world"] != world and not universal:
+        raise RuntimeError(f"the checkpoint has {state['world']} ranks and this run {world}, but it was not "
+                           "converted for elastic resume (resume through python -m pretrain --resume)")
+    state["world"] = world
     start = state["step"]
     batches = iter(_train_batches(cfg, config, state, rank, world, total))
     val = np.asarray(config["val"])
@@ -309,6 +323,12 @@ def train_func(config: dict) -> None:
             window = {"time": 0.0, "wait": 0.0, "steps": 0, "loss": 0.0}
     if writer:
         writer.close()
+
+
+def _written_before(checkpoint, resume_from: str | None) -> bool:
+    """Is Ray's checkpoint the very one we were told to resume from (so use its conversion)?"""
+    with checkpoint.as_directory() as path:
+        return bool(resume_from) and os.path.samefile(path, resume_from)
 
 
 def _train_batches(cfg: PretrainConfig, config: dict, state: dict, rank: int, world: int, total: int):

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -123,7 +124,30 @@ def resume_point(cfg: PretrainConfig, resume: str, manifest: dict) -> tuple[str 
     if latest:
         with open(os.path.join(latest, "state.json")) as f:
             check_resumable(json.load(f), manifest, latest)
+        explicit = explicit or os.path.abspath(latest)
     return latest, explicit
+
+
+def universal_checkpoint(checkpoint: str, cfg: PretrainConfig) -> str | None:
+    """For a checkpoint written by another number of ranks: its DeepSpeed universal
+    conversion (made once, next to it), which any number of ranks can load."""
+    with open(os.path.join(checkpoint, "state.json")) as f:
+        world = json.load(f)["world"]
+    if world == cfg.scaling.num_workers:
+        return None
+    if cfg.deepspeed.zero_stage == 0:
+        raise ConfigError(f"cannot resume a {world}-worker checkpoint with {cfg.scaling.num_workers} workers at ZeRO-0 "
+                          "(no ZeRO shards to convert); use the same scaling.num_workers")
+    out = os.path.join(checkpoint, "engine_universal")
+    if not os.path.isdir(out):
+        print(f"[pretrain] elastic resume: converting {world}-rank checkpoint to a universal one", flush=True)
+        proc = subprocess.run([sys.executable, "-m", "deepspeed.checkpoint.ds_to_universal", "--input_folder",
+                               os.path.join(checkpoint, "engine"), "--output_folder", out, "--inject_missing_state"],
+                              capture_output=True, text=True)
+        if proc.returncode:
+            raise ConfigError(f"elastic resume: DeepSpeed could not convert {checkpoint}: "
+                              f"{(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    return out
 
 
 def build_trainer(cfg: PretrainConfig, resume: str = "auto"):
@@ -148,6 +172,7 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto"):
     loop_config = {"cfg": to_dict(cfg), "manifest": {k: v for k, v in manifest.items() if k != "config"},
                    "tokenizer_json": tokenizer_json(cfg), "per_rank": per_rank,
                    "tensorboard_dir": tensorboard_dir(cfg), "resume_from": explicit,
+                   "universal": universal_checkpoint(explicit, cfg) if explicit else None,
                    "trace_dir": os.path.join(run_dir(cfg), "trace") if cfg.train.record_trace else None,
                    "val": val_blocks(cfg.data.shards, manifest, cfg.train.eval_blocks)}
     resources = {"CPU": cfg.scaling.cpus_per_worker} | ({"GPU": 1} if use_gpu else {})

@@ -144,3 +144,26 @@ def test_killed_job_rerun_with_the_same_command_resumes_exactly(tmp_path, shards
     assert "[pretrain] resuming from" in second.stdout
     os.symlink(reference / "runs" / "ref", tmp_path / "runs" / "ref")
     assert_same_training(tmp_path, "job")
+
+
+def test_two_worker_checkpoint_resumes_on_one_worker(ray_local, tmp_path, shards, reference):
+    import shutil
+
+    kept = sorted(glob.glob(str(reference / "runs" / "ref" / "checkpoint_2*")))
+    source = next(p for p in kept if json.load(open(os.path.join(p, "state.json")))["step"] == 12)
+    ckpt = shutil.copytree(source, tmp_path / "ckpt-step12")  # the conversion is written next to it
+    cfg = tiny_config(tmp_path, shards, run={"name": "elastic"}, scaling={"num_workers": 1, "cpus_per_worker": 0.5},
+                      deepspeed={"zero_stage": 2, "precision": "fp32"},
+                      train={"max_steps": STEPS, "checkpoint_every": EVERY, "eval_every": 8, "log_every": 4,
+                             "record_trace": True})
+    result = build_trainer(cfg, resume=str(ckpt)).fit()
+    assert result.error is None and result.metrics["step"] == STEPS
+    assert os.path.isdir(ckpt / "engine_universal")
+    got = final(trace(tmp_path, "elastic")[0])
+    ref = trace(reference, "ref")
+    ref0, ref1 = final(ref[0]), final(ref[1])
+    assert sorted(got) == list(range(12, STEPS))
+    for step in range(12, STEPS):
+        # one worker averages the same 32 sequences the two workers averaged 16 each of
+        assert got[step]["loss"] == pytest.approx((ref0[step]["loss"] + ref1[step]["loss"]) / 2, rel=1e-4)
+        assert sorted(got[step]["pos"]) == sorted(ref0[step]["pos"] + ref1[step]["pos"])
