@@ -1,9 +1,14 @@
-"""MinHash signatures on one core: datasketch's MinHash.bulk against datapipe.minhash.
+"""Near-duplicate removal benchmarks, in one run: MinHash signatures on one core
+(datasketch's MinHash.bulk against datapipe.minhash), then the whole batch near-dedup
+stage on one core with its peak memory and a recall/precision table
+(bench/neardup_stage_bench.py), optionally `python -m datapipe` on a local Ray.
 
-    python bench/minhash_bench.py                       # 20,000 docs of ~2 KB, num_perm=128
-    python bench/minhash_bench.py --docs 5000 --num-perm 256 --repeat 7
+    python bench/minhash_bench.py                       # 20,000 docs for signatures, 200,000 for the stage
+    python bench/minhash_bench.py --docs 5000 --num-perm 256 --repeat 7 --stage-docs 50000
+    python bench/minhash_bench.py --stage-repeat 3 --ray-docs 200000   # also the Ray pipeline
+    python bench/minhash_bench.py --stage-docs 0        # signatures only
 
-Documents are random words from a seeded 20k-word synthetic vocabulary. Their word
+Signatures. Documents are random words from a seeded 20k-word synthetic vocabulary. Their word
 5-shingles (`datapipe.minhash.shingles`, the bytes datasketch is fed) are built once,
 outside the timings that start from shingles. Each timed step turns every document into
 a signature, either from the pre-built shingles or from the text (shingling included):
@@ -18,25 +23,34 @@ The machine may be shared, so the steps run interleaved, round after round, and 
 reports its best round. The script checks the signatures against datasketch on a sample
 (plain MinHash for sha1, MinHash(hashfunc=fast_hash32) for fast) and prints a markdown
 table of docs/s with ratios to datasketch from shingles (the issue's baseline) and to
-datasketch from text (its shingling included: the fair end-to-end comparison).
+datasketch from text (its shingling included: the fair end-to-end comparison), and this
+process's peak memory.
+
+Stage, memory, quality: see bench/neardup_stage_bench.py. The stage runs in a child
+process pinned to the same one core (its memory is measured inside it), on a corpus of
+~2 KB documents with near copies planted at Jaccard 0.5-0.9.
 """
 from __future__ import annotations
 
 import os
 
-# One core: pin the process and keep any BLAS/OpenMP pools at one thread before numpy loads.
+# One core: keep any BLAS/OpenMP pools at one thread before numpy loads; main() pins the
+# process (after noting every CPU it may use, for the optional Ray run).
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ[_var] = "1"
-if hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 import argparse  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from datasketch import MinHash  # noqa: E402
 
 from datapipe import minhash as mh  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import neardup_stage_bench as stage_bench  # noqa: E402
 
 
 def synthetic_docs(n_docs: int, doc_chars: int = 2000, vocab_size: int = 20_000, seed: int = 0) -> list[str]:
@@ -140,18 +154,33 @@ def headline(r: dict, target: float = 3.0) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--docs", type=int, default=20_000, help="number of documents (default 20000)")
+    ap.add_argument("--docs", type=int, default=20_000, help="documents for signatures (default 20000; 0 skips)")
     ap.add_argument("--doc-chars", type=int, default=2000, help="approximate characters per document")
     ap.add_argument("--num-perm", type=int, default=128, help="permutations per signature")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds; each step reports its best")
+    stage_bench.add_args(ap)
     args = ap.parse_args()
-    docs = synthetic_docs(args.docs, args.doc_chars)
-    r = signature_bench(docs, args.num_perm, args.repeat)
-    print(f"{r['docs']:,} docs, {r['shingles']:,} word-5 shingles, num_perm={args.num_perm}, 1 core, "
-          f"best of {args.repeat} interleaved rounds; signatures identical to datasketch on a sample\n")
-    print(table(r))
-    print()
-    print(headline(r))
+    if hasattr(os, "sched_getaffinity"):
+        all_cpus = sorted(os.sched_getaffinity(0))
+    else:
+        all_cpus = list(range(os.cpu_count() or 1))
+    core = min(all_cpus)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {core})
+    if args.docs:
+        docs = synthetic_docs(args.docs, args.doc_chars)
+        load0 = os.getloadavg()[0]
+        r = signature_bench(docs, args.num_perm, args.repeat)
+        print(f"{r['docs']:,} docs, {r['shingles']:,} word-5 shingles, num_perm={args.num_perm}, 1 core, "
+              f"best of {args.repeat} interleaved rounds; signatures identical to datasketch on a sample; "
+              f"load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after\n")
+        print(table(r))
+        print()
+        print(headline(r))
+        print(f"peak memory, signature process (VmHWM inside it): {stage_bench.mib(stage_bench.peak_bytes())} MiB "
+              f"({args.docs:,} docs, their pre-built shingles and every step's output held at once)")
+        print(flush=True)
+    stage_bench.run_from_args(args, all_cpus, core=core)
 
 
 if __name__ == "__main__":
