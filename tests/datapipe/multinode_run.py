@@ -26,8 +26,8 @@ def record_nodes() -> Iterator[dict[str, list[str]]]:
     seen: dict[str, list[str]] = defaultdict(list)
     original = pipeline._map
 
-    def recording(stage, specs, cfg, out, **kwargs):
-        summaries = original(stage, specs, cfg, out, **kwargs)
+    def recording(stage, specs, cfg, out, *args, **kwargs):
+        summaries = original(stage, specs, cfg, out, *args, **kwargs)
         seen[stage.__name__] += [s["node"] for s in summaries]
         return summaries
 

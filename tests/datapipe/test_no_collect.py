@@ -52,8 +52,11 @@ ALLOWED = {
     ("pipeline.py", "run", "ray.get(_near_clusters_task.remote)"),
     # tokenizer.json as a string: its size follows tokenize.vocab_size, not the corpus.
     ("pipeline.py", "run", "ray.get(_train_tokenizer_task.remote)"),
-    # Reads the tokenizer.json named by tokenize.tokenizer_path (vocabulary-sized, as above).
+    # Reads the tokenizer.json named by tokenize.tokenizer_path, or on --resume the one the
+    # interrupted run wrote (vocabulary-sized, as above).
     ("pipeline.py", "run", "open_input_stream"),
+    # --resume reads _work/run.json: the config and the list of input files, not their contents.
+    ("pipeline.py", "check_resume", "open_input_stream"),
     # In TokPack actors, not the driver: streaming near-dedup's answers for one tokenize batch
     # (tokenize.batch_size ids), first from index shard 0, then from the others.
     ("neardup.py", "StreamingNearDedup.__call__", "ray.get(self.shards[0].numbered_check_insert.remote)"),
