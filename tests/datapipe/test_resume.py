@@ -16,14 +16,14 @@ import pytest
 from datapipe.main import main
 from datapipe.sample import write_corpus
 
-ARGS = ["--set", "dedup.num_buckets=8", "--set", "actor_num_cpus=0.5", "--set", "read.task_target_bytes=200000",
+ARGS = ["--set", "dedup.num_buckets=8", "--set", "actor_num_cpus=0.5", "--set", "read.task_target_bytes=100000",
         "--set", "tokenize.vocab_size=1000"]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
-    write_corpus(root / "all.jsonl", 1200, seed=3)
+    write_corpus(root / "all.jsonl", 600, seed=3)
     lines = (root / "all.jsonl").read_bytes().splitlines(keepends=True)
     os.remove(root / "all.jsonl")
     for i in range(6):  # six files, so there are several read tasks

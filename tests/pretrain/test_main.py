@@ -33,9 +33,9 @@ def test_embedded_default_trains_below_unigram_entropy_and_samples(ray_local, tm
 
 def test_live_mode_trains_from_the_raw_stream(ray_local, tmp_path, monkeypatch, capfd):
     monkeypatch.chdir(tmp_path)
-    assert main(QUICK + ["--set", "train.max_steps=30", "--set", "data.mode=live", "--set", "run.name=live"]) == 0
+    assert main(QUICK + ["--set", "train.max_steps=12", "--set", "data.mode=live", "--set", "run.name=live"]) == 0
     out = capfd.readouterr().out
-    assert "[pretrain] done: step 30" in out
+    assert "[pretrain] done: step 12" in out
 
 
 @pytest.mark.parametrize("args, message", [
