@@ -1,6 +1,7 @@
 """Training-path overhead on CPU: our Ray Train + DeepSpeed step against a bare PyTorch loop.
 
-    python bench/train_overhead.py --worker-niceness 0 --ray-bare --zero 2 --zero 0 --rounds 3 --steps 40
+    python bench/train_overhead.py                     # bare vs ours (ZeRO-2), 3 interleaved rounds of 40 steps
+    python bench/train_overhead.py --ray-bare --zero 2 --zero 0 --worker-niceness -1   # + Ray's default nice 15
     python bench/train_overhead.py --in-process --no-ours --zero 2 --zero 0        # DeepSpeed alone, no Ray
 
 Same run, same model, same batch, same blocks, same thread count (and, with --worker-niceness 0, same priority):
@@ -39,7 +40,8 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
 
@@ -55,7 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--n-head", type=int, default=4)
     p.add_argument("--micro-batch", type=int, default=16)
     p.add_argument("--grad-accum", type=int, default=2)
-    p.add_argument("--steps", type=int, default=50, help="optimizer steps per variant and round")
+    p.add_argument("--steps", type=int, default=40, help="optimizer steps per variant and round")
     p.add_argument("--log-every", type=int, default=10, help="logging window; the first one is skipped")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads on both sides")
     p.add_argument("--zero", type=int, action="append", help="ZeRO stage(s) for 'ours' (repeatable; default 2)")
@@ -63,13 +65,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--in-process", action="store_true", help="also time the DeepSpeed engine without Ray (ds)")
     p.add_argument("--ray-bare", action="store_true",
                    help="also time the bare loop inside a 1-CPU Ray task (Ray's process, no Train/Data/DeepSpeed)")
-    p.add_argument("--worker-niceness", type=int,
-                   help="RAY_worker_niceness for the local Ray (Ray starts its workers at nice 15, the bare loop runs "
-                        "at this process's nice 0; set 0 to compare at equal priority on a shared CPU)")
+    p.add_argument("--worker-niceness", type=int, default=0,
+                   help="RAY_worker_niceness for the local Ray. Ray's own default is 15 (workers below everything "
+                        "else on the box); the bare loop runs at nice 0, so 0 (default) compares at equal priority. "
+                        "-1 leaves Ray's default")
     p.add_argument("--health-check-s", type=float,
                    help="RAY_TRAIN_HEALTH_CHECK_INTERVAL_S (how often the controller polls the worker; Ray's default 2)")
     p.add_argument("--no-ours", action="store_true", help="skip the Ray Train runs (with --in-process: DeepSpeed only)")
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--out", default="outputs/bench/train_overhead", help="Ray storage for the 'ours' runs")
     p.add_argument("--verbose", action="store_true", help="show the Ray workers' output")
     a = p.parse_args(argv)
@@ -95,7 +98,7 @@ def make_cfg(args, shards: str, seq_len: int, vocab: int, zero: int, name: str):
             f"run.name={name}", f"run.storage_path={args.out}"]
     if shards:
         sets.append(f"data.shards={shards}")
-    return load(PretrainConfig, DEFAULT_CONFIG, sets)
+    return load(PretrainConfig, os.path.join(ROOT, DEFAULT_CONFIG), sets)
 
 
 def block_reader(cfg, manifest):
@@ -130,11 +133,10 @@ def run_bare(cfg, manifest, args) -> dict:
     import torch
 
     from pretrain.loop import batch_inputs, lr_at
+    from pretrain.model import GPT
 
     torch.set_num_threads(args.threads)
     mcfg, o = cfg.model, cfg.optim
-    from pretrain.model import GPT
-
     torch.manual_seed(cfg.train.seed)
     model = GPT(mcfg).train()
     opt = torch.optim.AdamW(model.param_groups(o.weight_decay), lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps)
@@ -273,7 +275,8 @@ class CpuSampler:
         and takes its role later, so this is asked at every sample and a specific role sticks."""
         cmd = p.cmdline()
         title = cmd[0] if cmd and cmd[0].startswith("ray::") else os.path.basename(cmd[0]) if cmd else p.name()
-        return next((r for k, r in self.ROLES if k in title), "other ray")
+        return next((r for k, r in self.ROLES if k in title),
+                    "other: " + (title[5:].split(".")[0].split("(")[0] if title.startswith("ray::") else title)[:40])
 
     def _sample(self) -> None:
         ps = self.psutil
@@ -281,7 +284,7 @@ class CpuSampler:
             try:
                 t = p.cpu_times()
                 role = self.role(p)
-                if role == "other ray" and p.pid in self.last:
+                if role.startswith("other") and p.pid in self.last and not self.last[p.pid][0].startswith("other"):
                     role = self.last[p.pid][0]
                 self.last[p.pid] = (role, t.user + t.system)
                 if role == "train worker":
@@ -364,7 +367,7 @@ def main(argv=None) -> int:
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # inherited by the local Ray's workers, too
     if args.health_check_s is not None:
         os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = str(args.health_check_s)
-    if args.worker_niceness is not None:
+    if args.worker_niceness >= 0:
         os.environ["RAY_worker_niceness"] = str(args.worker_niceness)
     torch.set_num_threads(args.threads)
     # shards first (ensure_shards may run datapipe, which starts and stops its own Ray)
@@ -442,9 +445,11 @@ def main(argv=None) -> int:
             if "cpu" in res:
                 c = res["cpu"]
                 print("[bench]   CPU-s during the fit (startup, eval, checkpoint included): " + ", ".join(
-                    f"{k} {v:.1f}" for k, v in sorted(c["total"].items(), key=lambda kv: -kv[1])), flush=True)
+                    f"{k} {v:.1f}" for k, v in sorted(c["total"].items(), key=lambda kv: -kv[1]) if v >= 0.05),
+                    flush=True)
                 print(f"[bench]   cores in use while the training thread was busy ({c['steady_s']:.0f}s): " + ", ".join(
-                    f"{k} {v:.2f}" for k, v in sorted(c["steady"].items(), key=lambda kv: -kv[1])), flush=True)
+                    f"{k} {v:.2f}" for k, v in sorted(c["steady"].items(), key=lambda kv: -kv[1]) if v >= 0.005),
+                    flush=True)
     ray.shutdown()
 
     bare = [mean(x["step"]) for x in results["bare"]]
