@@ -96,18 +96,14 @@ def sample_sources(cfg: DatapipeConfig) -> DatapipeConfig:
     return dataclasses.replace(cfg, sources=(SourceConfig(name="sample", paths=(str(path),)),))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        cfg = build_config(args)
-        if not cfg.sources:
-            cfg = sample_sources(cfg)
-        inputs = resolve_inputs(cfg)
-        check_paths(cfg)
-        out = prepare_output(cfg.output, args.overwrite, args.resume)
-    except ConfigError as e:
-        print(f"datapipe: error: {e}", file=sys.stderr)
-        return 2
+def run(cfg: DatapipeConfig, overwrite: bool = False, resume: bool = False) -> tuple[dict, str]:
+    """(stats, output URI): run the pipeline for a loaded config, on the Ray in RAY_ADDRESS or a
+    local one started here. Bad input raises ConfigError before anything runs."""
+    if not cfg.sources:
+        cfg = sample_sources(cfg)
+    inputs = resolve_inputs(cfg)
+    check_paths(cfg)
+    out = prepare_output(cfg.output, overwrite, resume)
 
     import ray
 
@@ -115,10 +111,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if not ray.is_initialized():
         ray.init()  # joins the cluster in RAY_ADDRESS, or starts a local Ray
+    return pipeline.run(cfg, inputs, out, resume=resume), out.uri
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     try:
-        stats = pipeline.run(cfg, inputs, out, resume=args.resume)
-    except ConfigError as e:  # e.g. a tokenizer.json without our special tokens
+        stats, uri = run(build_config(args), args.overwrite, args.resume)
+    except ConfigError as e:  # a bad config or path, or e.g. a tokenizer.json without our special tokens
         print(f"datapipe: error: {e}", file=sys.stderr)
         return 2
-    print(summary(stats, out.uri))
+    print(summary(stats, uri))
     return 0

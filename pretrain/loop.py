@@ -20,6 +20,7 @@ import os
 import random
 import tempfile
 import time
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -130,11 +131,18 @@ def batch_inputs(tokens: torch.Tensor, cfg: PretrainConfig, mcfg: GPTConfig, man
     return inputs.to(x.device), labels.to(x.device), False
 
 
-def train_step(engine, batches, cfg, mcfg, manifest, generator, device) -> tuple[float, float, list[int]]:
-    """One optimizer step over grad_accum micro-batches: (mean loss, seconds waiting for data,
-    the global sample positions used)."""
-    wait, losses, positions = 0.0, [], []
-    for _ in range(cfg.grad_accum_steps()):
+class StepResult(NamedTuple):
+    loss: float        # mean over the micro-batches
+    wait: float        # seconds spent waiting for data
+    positions: list    # the global sample positions used
+    grad_norm: float   # before clipping
+
+
+def train_step(engine, batches, cfg, mcfg, manifest, generator, device) -> StepResult:
+    """One optimizer step over grad_accum micro-batches."""
+    wait, losses, positions, norm = 0.0, [], [], None
+    accum = cfg.grad_accum_steps()
+    for i in range(accum):
         t0 = time.perf_counter()
         batch = next(batches)
         wait += time.perf_counter() - t0
@@ -143,9 +151,15 @@ def train_step(engine, batches, cfg, mcfg, manifest, generator, device) -> tuple
         x, y, causal = batch_inputs(batch["tokens"].to(device), cfg, mcfg, manifest, generator)
         _, loss = engine(x, y, causal=causal)
         engine.backward(loss)
+        if i == accum - 1 and engine.zero_optimization_stage() == 0:
+            # without ZeRO, DeepSpeed's fp32 path does not keep the norm: take it from the reduced grads
+            norm = torch.linalg.vector_norm(torch.stack(
+                [p.grad.float().norm() for p in engine.module.parameters() if p.grad is not None])).item()
         engine.step()
         losses.append(loss.detach())
-    return torch.stack(losses).mean().item(), wait, positions
+    engine_norm = engine.get_global_grad_norm()
+    norm = float(engine_norm) if engine_norm is not None else norm
+    return StepResult(torch.stack(losses).mean().item(), wait, positions, float("nan") if norm is None else norm)
 
 
 @torch.no_grad()
@@ -194,7 +208,7 @@ def save_checkpoint(engine, state: dict, config: dict, rank: int, generator: tor
     in the middle of a save leaves the previous checkpoint the latest."""
     from ray.train import Checkpoint
 
-    path = tempfile.mkdtemp(prefix="ckpt-")
+    path = tempfile.mkdtemp(prefix=f"ckpt-{config['cfg']['run']['name']}-")  # removed by report() once uploaded
     engine.save_checkpoint(path, tag=TAG)
     torch.save(rng_state(generator), os.path.join(path, f"rng_rank{rank}.pt"))
     if crash:  # debug: die with the save half done (see train.debug_crash_in_save_at_step)
@@ -302,14 +316,15 @@ def train_func(config: dict) -> None:
                 writer.add_scalar("val/perplexity", metrics["val_ppl"], step)
         if (step > start and step % cfg.train.checkpoint_every == 0) or last_step:
             crash = step == cfg.train.debug_crash_in_save_at_step and trace.first_crash()
-            ray.train.report(metrics, checkpoint=save_checkpoint(engine, state, config, rank, generator, crash))
+            ray.train.report(metrics, checkpoint=save_checkpoint(engine, state, config, rank, generator, crash),
+                             delete_local_checkpoint_after_upload=True)
         elif "val_loss" in metrics:
             ray.train.report(metrics)
         if last_step:
             break
 
         t0 = time.perf_counter()
-        loss, wait, positions = train_step(engine, batches, cfg, mcfg, manifest, generator, device)
+        loss, wait, positions, grad_norm = train_step(engine, batches, cfg, mcfg, manifest, generator, device)
         dt = time.perf_counter() - t0
         trace.record(step, loss, positions)
         state["step"] = step + 1
@@ -317,6 +332,7 @@ def train_func(config: dict) -> None:
         state["samples"] += per_rank_step * world
         for k, v in (("time", dt), ("wait", wait), ("steps", 1), ("loss", loss)):
             window[k] += v
+        window["grad_norm"] = grad_norm
         if (step + 1) % cfg.train.log_every == 0 and rank == 0:
             log_progress(writer, window, step + 1, total, engine, cfg, mcfg, on_gpu, world,
                          time.perf_counter() - run_start, start)
@@ -326,9 +342,12 @@ def train_func(config: dict) -> None:
 
 
 def _written_before(checkpoint, resume_from: str | None) -> bool:
-    """Is Ray's checkpoint the very one we were told to resume from (so use its conversion)?"""
-    with checkpoint.as_directory() as path:
-        return bool(resume_from) and os.path.samefile(path, resume_from)
+    """Is Ray's checkpoint the very one we were told to resume from (so use its conversion)?
+    Only local folders are given as --resume PATH, so a remote checkpoint never is (and is not downloaded)."""
+    import pyarrow.fs
+
+    local = isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem) and os.path.isdir(checkpoint.path)
+    return bool(resume_from) and local and os.path.samefile(checkpoint.path, resume_from)
 
 
 def _train_batches(cfg: PretrainConfig, config: dict, state: dict, rank: int, world: int, total: int):
@@ -382,9 +401,7 @@ def log_progress(writer, window, step, total, engine, cfg, mcfg, on_gpu, world, 
     wait_frac = window["wait"] / window["time"]
     eta = elapsed / max(step - start, 1) * (total - step)
     lr = engine.get_lr()[0]
-    grad_norm = engine.get_global_grad_norm()
-    grad_norm = float(grad_norm) if grad_norm is not None else float("nan")
-    scalars = {"train/loss": window["loss"] / n, "train/lr": lr, "train/grad_norm": grad_norm,
+    scalars = {"train/loss": window["loss"] / n, "train/lr": lr, "train/grad_norm": window["grad_norm"],
                "perf/tokens_per_s": tok_s, "perf/step_time_s": window["time"] / n, "perf/data_wait_fraction": wait_frac}
     m = mfu(tok_s, mcfg, on_gpu, world)
     if m is not None:

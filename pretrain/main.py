@@ -13,9 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-
-import yaml
 
 from datapipe.typedconfig import ConfigError, load, to_dict
 from pretrain.config import PretrainConfig
@@ -44,7 +41,8 @@ def build_config(args: argparse.Namespace) -> PretrainConfig:
 def ensure_shards(cfg: PretrainConfig) -> PretrainConfig:
     """With no data.shards, build the sample corpus with datapipe (once per datapipe config)."""
     from datapipe import io
-    from datapipe.main import main as datapipe_main
+    from datapipe.main import run as run_datapipe
+    from datapipe.main import summary
     if cfg.data.shards:
         root = io.resolve(cfg.data.shards)  # absolute: Ray workers do not share the driver's cwd
         if not io.exists(root.join("manifest.json")):
@@ -55,20 +53,17 @@ def ensure_shards(cfg: PretrainConfig) -> PretrainConfig:
     dp = dataclasses.replace(cfg.data.datapipe, output=os.path.join(SAMPLE_SHARDS, key))
     if not io.exists(io.resolve(dp.output).join("manifest.json")):
         print(f"[pretrain] building the sample shards with datapipe into {dp.output}", flush=True)
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-            yaml.safe_dump(to_dict(dp), f)
-        if datapipe_main(["--config", f.name, "--overwrite"]) != 0:
-            raise ConfigError("building the sample shards failed (see above)")
+        print(summary(*run_datapipe(dp, overwrite=True)), flush=True)
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, shards=io.resolve(dp.output).uri))
 
 
-def datasets_for(cfg: PretrainConfig, manifest: dict) -> tuple[dict, bool]:
+def datasets_for(cfg: PretrainConfig, manifest: dict, tokenizer: str) -> tuple[dict, bool]:
     """({name: Dataset}, per_rank): per-rank deterministic shard streams, or the live pipeline."""
     from pretrain.data import rank_dataset
 
     if cfg.data.mode == "live":
         from datapipe.live import live_dataset
-        return {"train": live_dataset(cfg.data.datapipe, tokenizer_json(cfg), cfg.model.seq_len)}, False
+        return {"train": live_dataset(cfg.data.datapipe, tokenizer, cfg.model.seq_len)}, False
     world = cfg.scaling.num_workers
     per_rank = cfg.total_steps() * cfg.seqs_per_step() // world
     return {f"train_{r}": rank_dataset(cfg.data.shards, manifest, cfg.data.weights, cfg.data.seed, r, world,
@@ -150,7 +145,7 @@ def universal_checkpoint(checkpoint: str, cfg: PretrainConfig) -> str | None:
     return out
 
 
-def build_trainer(cfg: PretrainConfig, resume: str = "auto"):
+def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | None = None):
     import ray.train
     from ray.data import ExecutionOptions
     from ray.train.torch import TorchTrainer
@@ -165,12 +160,13 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto"):
     if reserved > cpus - 0.5 and not ray.cluster_resources().get("GPU", 0) and "RAY_ADDRESS" not in os.environ:
         raise ConfigError(f"scaling: {cfg.scaling.num_workers} workers × {cfg.scaling.cpus_per_worker} CPUs leave "
                           f"none of the {cpus:g} CPUs for Ray Data to read with; lower scaling.cpus_per_worker")
-    datasets, per_rank = datasets_for(cfg, manifest)
+    tokenizer = tokenizer_json(cfg)
+    datasets, per_rank = datasets_for(cfg, manifest, tokenizer)
     latest, explicit = resume_point(cfg, resume, manifest)
     if latest:
         print(f"[pretrain] resuming from {latest}", flush=True)
     loop_config = {"cfg": to_dict(cfg), "manifest": {k: v for k, v in manifest.items() if k != "config"},
-                   "tokenizer_json": tokenizer_json(cfg), "per_rank": per_rank,
+                   "tokenizer_json": tokenizer, "per_rank": per_rank,
                    "tensorboard_dir": tensorboard_dir(cfg), "resume_from": explicit,
                    "universal": universal_checkpoint(explicit, cfg) if explicit else None,
                    "trace_dir": os.path.join(run_dir(cfg), "trace") if cfg.train.record_trace else None,
@@ -184,7 +180,7 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto"):
         run_config=ray.train.RunConfig(
             name=cfg.run.name, storage_path=storage_path(cfg),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints),
-            failure_config=ray.train.FailureConfig(max_failures=cfg.run.max_failures)),
+            failure_config=ray.train.FailureConfig(max_failures=cfg.run.max_failures), callbacks=callbacks),
         datasets=datasets,
         dataset_config=ray.train.DataConfig(
             datasets_to_split=[] if per_rank else "all",

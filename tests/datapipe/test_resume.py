@@ -44,7 +44,8 @@ def test_interrupted_run_resumes_to_the_same_outputs(ray_local, tmp_path, corpus
     assert main(["--input", str(corpus), "--output", ref, *ARGS]) == 0
 
     cmd = [sys.executable, "-m", "datapipe", "--input", str(corpus), "--output", out, *ARGS]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    env = dict(os.environ, RAY_ADDRESS=ray_local.get_runtime_context().gcs_address)  # a job on the session's Ray
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
     deadline = time.time() + 300
     try:
         while time.time() < deadline and not glob.glob(os.path.join(out, "_work", "done", "dedup", "*.json")):

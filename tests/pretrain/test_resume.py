@@ -125,13 +125,13 @@ def test_crash_in_the_middle_of_a_save_resumes_from_the_previous_checkpoint(ray_
     assert_same_training(tmp_path, "crash")
 
 
-def test_killed_job_rerun_with_the_same_command_resumes_exactly(tmp_path, shards, reference):
+def test_killed_job_rerun_with_the_same_command_resumes_exactly(ray_local, tmp_path, shards, reference):
     cfg = resume_config(tmp_path, shards, "job")
     config = tmp_path / "job.yaml"
     config.write_text(yaml.safe_dump(to_dict(cfg)))
     cmd = [sys.executable, "-m", "pretrain", "--config", str(config)]
-    env = dict(os.environ, RAY_ADDRESS="")  # its own local Ray, as a user's command would start
-    env.pop("RAY_ADDRESS")
+    # A job on the session's Ray, as `ray job submit` runs it on a cluster; killing its driver ends the job.
+    env = dict(os.environ, RAY_ADDRESS=ray_local.get_runtime_context().gcs_address)
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         assert wait_for(lambda: after_checkpoint(tmp_path, "job"), timeout=400)
