@@ -2,7 +2,7 @@
 blocks, handed straight to `TorchTrainer(datasets=...)`. Nothing is materialised: cleaning
 runs on CPU workers while the trainer consumes blocks.
 
-    files ──ReadClean (tasks)──▶ kept docs ──LiveTokPack (actor)──▶ {"tokens": (n, seq_len + 1)}
+    files ──ReadClean (tasks)──▶ kept docs ──LiveTokPack (actor)──▶ {"tokens": (n, seq_len + 1), "file": (n,)}
                                               │ exact dedup: ExactIndex actor (first seen wins)
                                               │ near dedup:  BandIndex actors (streaming mode)
                                               │ split: documents whose seeded coin says validation are held out
@@ -11,6 +11,14 @@ Differences from the batch job, by design: duplicates are decided first-seen-win
 stream order, and the documents' fate (dropped, duplicate) is counted but not written out.
 Each LiveTokPack actor carries the tail of its last block to its next batch; the last
 partial block of the stream (fewer than seq_len + 1 tokens) is not emitted.
+
+Resume is at input-file granularity. Each block carries the index of the input file its first
+token came from, and blocks leave in file order. The trainer records in its checkpoints how
+many leading files were fully consumed; a resumed run writes that number to the position file
+and the read tasks of those files return nothing without opening them. Files that were being
+consumed are read again from their start, so their samples can be trained on twice. After a
+stopped job is rerun, the dedup indexes start empty: a document in a remaining file that
+duplicates one in a skipped file is not recognised.
 """
 from __future__ import annotations
 
@@ -44,17 +52,28 @@ class ExactIndex:
         return out
 
 
-def read_clean(batch: dict[str, np.ndarray], cfg: dict) -> pa.Table:
-    """Ray Data task: files (uri, source) → their cleaned, kept documents (doc_id, source, text)."""
+def files_done(position: str | None) -> int:
+    """How many leading input files the trainer has fully consumed (the position file's count)."""
+    if not position or not io.exists(io.resolve(position)):
+        return 0
+    return int(io.read_json(io.resolve(position))["files_done"])
+
+
+def read_clean(batch: dict[str, np.ndarray], cfg: dict, position: str | None = None) -> pa.Table:
+    """Ray Data task: files (uri, source, file index) → their cleaned, kept documents
+    (doc_id, source, text, file). Files the trainer has fully consumed are not opened."""
     c = from_dict(DatapipeConfig, cfg)
     sources = {s.name: s for s in c.sources} or {"main": SourceConfig()}
-    cleaner, kept = Cleaner(c.clean), []
-    for uri, source in zip(batch["uri"], batch["source"]):
+    cleaner, kept, skip = Cleaner(c.clean), [], files_done(position)
+    for uri, source, index in zip(batch["uri"], batch["source"], batch["file"]):
+        if index < skip:
+            continue
         for table in read_file(io.resolve(str(uri)), sources[str(source)], c.read):
             table, _ = clean_batch(table, cleaner)
             ok = table.filter(pa.array(np.asarray(table.column("status").to_pylist()) == "ok"))
-            kept.append(ok.select(["doc_id", "source", "text"]))
-    schema = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("text", pa.string())])
+            ok = ok.select(["doc_id", "source", "text"])
+            kept.append(ok.append_column("file", pa.array(np.full(len(ok), index, dtype=np.int64))))
+    schema = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("text", pa.string()), ("file", pa.int64())])
     return pa.concat_tables(kept) if kept else schema.empty_table()
 
 
@@ -70,6 +89,7 @@ class LiveTokPack:
         self.split, self.exact = split, exact
         self.near = StreamingNearDedup(self.cfg.dedup.near, bands) if bands else None
         self.carry = np.zeros(0, dtype=np.int64)
+        self.carry_file = np.zeros(0, dtype=np.int64)  # the input file of each carried token
         self.counts: Counter = Counter()
 
     def __call__(self, batch: pa.Table) -> dict[str, np.ndarray]:
@@ -77,30 +97,35 @@ class LiveTokPack:
 
         ids, texts = batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()
         keep = np.ones(len(ids), dtype=bool)
+        # a document met again (its file re-read after a restart) is not a duplicate of itself
         if self.exact is not None:
             seen = ray.get(self.exact.check_insert.remote(ids, [text_hash(t) for t in texts]))
-            keep &= np.array([s is None for s in seen], dtype=bool)
+            keep &= np.array([s is None or s == d for s, d in zip(seen, ids)], dtype=bool)
         if self.near is not None and keep.any():
             idx = np.flatnonzero(keep)
             match = self.near([ids[i] for i in idx], [texts[i] for i in idx])
-            keep[idx[[m is not None for m in match]]] = False
+            keep[idx[[m is not None and m != ids[i] for m, i in zip(match, idx)]]] = False
         val = is_validation(ids, self.cfg.pack.val_fraction, self.cfg.pack.seed)
         keep &= val if self.split == "val" else ~val
         self.counts.update(kept=int(keep.sum()), removed=int((~keep).sum()))
         docs = [t for t, k in zip(texts, keep) if k]
-        flat = encode(self.tok, docs, self.eos)[0].astype(np.int64) if docs else np.zeros(0, np.int64)
-        stream = np.concatenate([self.carry, flat])
+        flat, lengths = encode(self.tok, docs, self.eos) if docs else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        files = np.repeat(batch.column("file").to_numpy()[keep], lengths)
+        stream = np.concatenate([self.carry, flat.astype(np.int64)])
+        stream_file = np.concatenate([self.carry_file, files])
         n = len(stream) // self.block
-        self.carry = stream[n * self.block:]
-        return {"tokens": stream[: n * self.block].reshape(n, self.block)}
+        self.carry, self.carry_file = stream[n * self.block:], stream_file[n * self.block:]
+        return {"tokens": stream[: n * self.block].reshape(n, self.block), "file": stream_file[: n * self.block: self.block]}
 
 
 def live_dataset(cfg: DatapipeConfig, tokenizer_json: str, seq_len: int, split: str = "train",
-                 files: list[tuple[io.Location, str]] | None = None):
-    """A lazy Ray Dataset of packed blocks of `split` ("train" or "val") from the raw inputs."""
+                 files: list[tuple[io.Location, str]] | None = None, position: str | None = None):
+    """A lazy Ray Dataset of packed blocks of `split` ("train" or "val") from the raw inputs.
+    `position`: the trainer's position file (see above); read when the stream starts."""
     import ray
     import ray.data
 
+    from cluster.placement import data_resources
     from datapipe.main import resolve_inputs, sample_sources
     from datapipe.typedconfig import ConfigError
 
@@ -109,15 +134,17 @@ def live_dataset(cfg: DatapipeConfig, tokenizer_json: str, seq_len: int, split: 
     if not cfg.sources:
         cfg = sample_sources(cfg)
     files = files if files is not None else resolve_inputs(cfg)
-    exact = ray.remote(ExactIndex).options(num_cpus=0).remote() if cfg.dedup.exact else None
+    place = data_resources()
+    exact = ray.remote(ExactIndex).options(num_cpus=0, resources=place).remote() if cfg.dedup.exact else None
     near = cfg.dedup.near
-    bands = ([ray.remote(BandIndex).options(num_cpus=0).remote() for _ in range(near.index_shards)]
+    bands = ([ray.remote(BandIndex).options(num_cpus=0, resources=place).remote() for _ in range(near.index_shards)]
              if near.enabled else None)
-    items = [{"uri": f.uri, "source": s} for f, s in files]
+    items = [{"uri": f.uri, "source": s, "file": i} for i, (f, s) in enumerate(files)]
     return (ray.data.from_items(items, override_num_blocks=len(items))  # one file per read task
-            .map_batches(read_clean, fn_kwargs={"cfg": to_dict(cfg)}, batch_size=1, batch_format="numpy",
-                         num_cpus=cfg.actor_num_cpus)
+            .map_batches(read_clean, fn_kwargs={"cfg": to_dict(cfg), "position": position}, batch_size=1,
+                         batch_format="numpy",
+                         num_cpus=cfg.actor_num_cpus, resources=place)
             .map_batches(LiveTokPack, batch_format="pyarrow", batch_size=cfg.tokenize.batch_size,
                          fn_constructor_kwargs={"cfg": to_dict(cfg), "tokenizer_json": tokenizer_json,
                                                 "split": split, "exact": exact, "bands": bands},
-                         compute=ray.data.ActorPoolStrategy(size=1), num_cpus=0))
+                         compute=ray.data.ActorPoolStrategy(size=1), num_cpus=0, resources=place))

@@ -134,7 +134,7 @@ def batch_inputs(tokens: torch.Tensor, cfg: PretrainConfig, mcfg: GPTConfig, man
 class StepResult(NamedTuple):
     loss: float        # mean over the micro-batches
     wait: float        # seconds spent waiting for data
-    positions: list    # the global sample positions used
+    positions: list    # the global sample positions used (shard mode), or each block's input file (live mode)
     grad_norm: float   # before clipping
 
 
@@ -148,6 +148,8 @@ def train_step(engine, batches, cfg, mcfg, manifest, generator, device) -> StepR
         wait += time.perf_counter() - t0
         if "pos" in batch:
             positions += batch["pos"].tolist()
+        elif "file" in batch:
+            positions += batch["file"].tolist()
         x, y, causal = batch_inputs(batch["tokens"].to(device), cfg, mcfg, manifest, generator)
         _, loss = engine(x, y, causal=causal)
         engine.backward(loss)
@@ -292,7 +294,7 @@ def train_func(config: dict) -> None:
         raise RuntimeError(f"the checkpoint has {state['world']} ranks and this run {world}, but it was not "
                            "converted for elastic resume (resume through python -m pretrain --resume)")
     state["world"] = world
-    start = state["step"]
+    start, last_file = state["step"], state.get("files_done", 0)
     batches = iter(_train_batches(cfg, config, state, rank, world, total))
     val = np.asarray(config["val"])
     trace = Trace(config.get("trace_dir"), rank)
@@ -315,6 +317,8 @@ def train_func(config: dict) -> None:
                 writer.add_scalar("val/loss", metrics["val_loss"], step)
                 writer.add_scalar("val/perplexity", metrics["val_ppl"], step)
         if (step > start and step % cfg.train.checkpoint_every == 0) or last_step:
+            if not config["per_rank"]:
+                state["files_done"] = files_consumed(last_file)
             crash = step == cfg.train.debug_crash_in_save_at_step and trace.first_crash()
             ray.train.report(metrics, checkpoint=save_checkpoint(engine, state, config, rank, generator, crash),
                              delete_local_checkpoint_after_upload=True)
@@ -325,6 +329,7 @@ def train_func(config: dict) -> None:
 
         t0 = time.perf_counter()
         loss, wait, positions, grad_norm = train_step(engine, batches, cfg, mcfg, manifest, generator, device)
+        last_file = positions[-1] if positions and not config["per_rank"] else last_file
         dt = time.perf_counter() - t0
         trace.record(step, loss, positions)
         state["step"] = step + 1
@@ -366,8 +371,35 @@ def _train_batches(cfg: PretrainConfig, config: dict, state: dict, rank: int, wo
         ds = rank_dataset(cfg.data.shards, config["manifest"], cfg.data.weights, cfg.data.seed, rank, world,
                           start=state["samples"], count=remaining, batch_size=cfg.train.micro_batch_size)
         return ds.iter_torch_batches(**kwargs)
+    if not config["per_rank"]:
+        _set_live_position(config["live_position"], state.get("files_done", 0), rank)
     shard = ray.train.get_dataset_shard(f"train_{rank}" if config["per_rank"] else "train")
     return shard.iter_torch_batches(**kwargs)
+
+
+def _set_live_position(position: str, files_done: int, rank: int) -> None:
+    """Live mode: tell the stream's read tasks how many leading input files to skip, before
+    any rank starts reading (see datapipe/live.py)."""
+    import torch.distributed as dist
+
+    from datapipe import io
+
+    if rank == 0:
+        io.write_json(io.resolve(position), {"files_done": files_done})
+        if files_done:
+            print(f"[pretrain] live mode: the first {files_done} input files were fully consumed "
+                  "before the checkpoint; they are not read again", flush=True)
+    dist.barrier()
+
+
+def files_consumed(last_file: int) -> int:
+    """Live mode: input files before every rank's current one are fully consumed (blocks leave
+    in file order and each carries the file of its first token)."""
+    import torch.distributed as dist
+
+    t = torch.tensor([last_file], dtype=torch.int64)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return int(t.item())
 
 
 class Trace:

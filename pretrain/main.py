@@ -63,7 +63,8 @@ def datasets_for(cfg: PretrainConfig, manifest: dict, tokenizer: str) -> tuple[d
 
     if cfg.data.mode == "live":
         from datapipe.live import live_dataset
-        return {"train": live_dataset(cfg.data.datapipe, tokenizer, cfg.model.seq_len)}, False
+        return {"train": live_dataset(cfg.data.datapipe, tokenizer, cfg.model.seq_len,
+                                      position=live_position(cfg))}, False
     world = cfg.scaling.num_workers
     per_rank = cfg.total_steps() * cfg.seqs_per_step() // world
     return {f"train_{r}": rank_dataset(cfg.data.shards, manifest, cfg.data.weights, cfg.data.seed, r, world,
@@ -79,6 +80,11 @@ def tokenizer_json(cfg: PretrainConfig) -> str:
         loc = loc.join("tokenizer.json")
     with loc.fs.open_input_stream(loc.path) as f:
         return f.read().decode()
+
+
+def live_position(cfg: PretrainConfig) -> str:
+    """Live mode: the file through which a resumed run tells the stream which files to skip."""
+    return os.path.join(run_dir(cfg), "live_position.json")
 
 
 def storage_path(cfg: PretrainConfig) -> str:
@@ -166,7 +172,7 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | N
     if latest:
         print(f"[pretrain] resuming from {latest}", flush=True)
     loop_config = {"cfg": to_dict(cfg), "manifest": {k: v for k, v in manifest.items() if k != "config"},
-                   "tokenizer_json": tokenizer, "per_rank": per_rank,
+                   "tokenizer_json": tokenizer, "per_rank": per_rank, "live_position": live_position(cfg),
                    "tensorboard_dir": tensorboard_dir(cfg), "resume_from": explicit,
                    "universal": universal_checkpoint(explicit, cfg) if explicit else None,
                    "trace_dir": os.path.join(run_dir(cfg), "trace") if cfg.train.record_trace else None,

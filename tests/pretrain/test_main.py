@@ -2,6 +2,7 @@
 checkpoint → sample), live mode, and one-line exit-2 errors."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -38,11 +39,53 @@ def test_embedded_default_trains_below_unigram_entropy_and_samples(ray_local, wo
     assert (workdir / "outputs" / "pretrain-data").is_dir()
 
 
-def test_live_mode_trains_from_the_raw_stream(ray_local, workdir, monkeypatch, capfd):
+def test_live_mode_trains_from_the_raw_stream_and_resumes_after_consumed_files(ray_local, workdir, monkeypatch,
+                                                                                 capfd):
+    """Live mode on the sample corpus dealt into 12 files; a stopped run rerun with a larger
+    budget resumes from its checkpoint without reading the files it had fully consumed."""
+    import glob
+
+    import yaml
+
+    from pretrain.main import ensure_shards
+
     monkeypatch.chdir(workdir)
-    assert main(QUICK + ["--set", "train.max_steps=12", "--set", "data.mode=live", "--set", "run.name=live"]) == 0
+    shards = ensure_shards(main_config(QUICK)).data.shards  # for the tokenizer and val blocks (built once)
+    lines = open(glob.glob("outputs/sample/corpus-*.jsonl")[0], "rb").read().splitlines(keepends=True)
+    os.makedirs("parts", exist_ok=True)
+    for i in range(12):
+        with open(f"parts/part{i:02d}.jsonl", "wb") as f:
+            f.write(b"".join(lines[i::12]))
+    cfg = yaml.safe_load(open(DEBUG))
+    cfg["data"]["datapipe"]["sources"] = [{"name": "sample", "paths": [os.path.abspath("parts/*.jsonl")]}]
+    yaml.safe_dump(cfg, open("live.yaml", "w"))
+    args = ["--config", "live.yaml", *QUICK[2:], "--set", "data.mode=live", "--set", f"data.shards={shards}",
+            "--set", "run.name=live", "--set", "train.checkpoint_every=4", "--set", "train.record_trace=true"]
+
+    assert main(args + ["--set", "train.max_steps=8"]) == 0
+    assert "[pretrain] done: step 8" in capfd.readouterr().out
+    assert main(args + ["--set", "train.max_steps=12"]) == 0
     out = capfd.readouterr().out
-    assert "[pretrain] done: step 12" in out
+    assert "[pretrain] done: step 12" in out and "[pretrain] resuming from" in out
+    skipped = json.load(open("runs/live/live_position.json"))["files_done"]  # what the resumed stream was told
+    state = max((json.load(open(p)) for p in glob.glob("runs/live/checkpoint_*/state.json")), key=lambda s: s["step"])
+    assert state["step"] == 12 and state["files_done"] >= skipped >= 1
+    # each rank's trace: per step, the input file of every block it trained on
+    first = []
+    for path in sorted(glob.glob("runs/live/trace/rank*.jsonl")):
+        records = [json.loads(line) for line in open(path)]
+        before = [f for r in records if r["step"] < 8 for f in r["pos"]]
+        after = [f for r in records if r["step"] >= 8 for f in r["pos"]]
+        assert before == sorted(before) and after == sorted(after)  # each rank gets blocks in file order
+        assert min(after) >= skipped  # consumed files were not streamed again
+        first.append(min(before))
+    assert len(first) == 2 and min(first) == 0
+
+
+def main_config(argv):
+    from pretrain.main import build_config, parse_args
+
+    return build_config(parse_args(argv))
 
 
 @pytest.mark.parametrize("args, message", [
