@@ -121,6 +121,8 @@ class RunConfig:
     """TensorBoard log folder (local); empty is <storage_path>/<name>/tensorboard for local storage."""
     max_failures: int = 0
     """Worker failures Ray Train recovers from by restarting from the last checkpoint."""
+    verbose: bool = False
+    """Show Ray Train's, Ray Data's and DeepSpeed's INFO logs and library warnings (--verbose); off: warnings and our progress only."""
 
 
 @dataclass(frozen=True)

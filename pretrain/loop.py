@@ -268,6 +268,8 @@ def train_func(config: dict) -> None:
     import ray.train.torch
 
     cfg = from_dict(PretrainConfig, config["cfg"])
+    if not cfg.run.verbose:
+        quiet_libraries()
     manifest = config["manifest"]
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
@@ -303,9 +305,9 @@ def train_func(config: dict) -> None:
     if rank == 0 and config["tensorboard_dir"]:
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(config["tensorboard_dir"], purge_step=start or None)
-        print(f"[pretrain] TensorBoard logs: {config['tensorboard_dir']}", flush=True)
+        say(f"[pretrain] TensorBoard logs: {config['tensorboard_dir']}")
     if rank == 0 and start:
-        print(f"[pretrain] resumed at step {start} ({state['samples']:,} samples consumed)", flush=True)
+        say(f"[pretrain] resumed at step {start} ({state['samples']:,} samples consumed)")
 
     run_start, window = time.perf_counter(), {"time": 0.0, "wait": 0.0, "steps": 0, "loss": 0.0}
     for step in range(start, total + 1):
@@ -344,6 +346,26 @@ def train_func(config: dict) -> None:
             window = {"time": 0.0, "wait": 0.0, "steps": 0, "loss": 0.0}
     if writer:
         writer.close()
+
+
+def say(line: str) -> None:
+    """A progress line for the driver's console. Straight to the process's stdout, which Ray
+    forwards once; Ray Train's patched print() would also log it, and the line shows twice."""
+    import sys
+
+    sys.__stdout__.write(line + "\n")
+    sys.__stdout__.flush()
+
+
+def quiet_libraries() -> None:
+    """In a worker: only warnings from DeepSpeed and Ray Data, and no library deprecation notices."""
+    import logging
+    import warnings
+
+    for name in ("DeepSpeed", "ray.data", "ray.train", "ray.train.v2._internal.execution.context"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category)
 
 
 def _written_before(checkpoint, resume_from: str | None) -> bool:
@@ -387,8 +409,8 @@ def _set_live_position(position: str, files_done: int, rank: int) -> None:
     if rank == 0:
         io.write_json(io.resolve(position), {"files_done": files_done})
         if files_done:
-            print(f"[pretrain] live mode: the first {files_done} input files were fully consumed "
-                  "before the checkpoint; they are not read again", flush=True)
+            say(f"[pretrain] live mode: the first {files_done} input files were fully consumed "
+                "before the checkpoint; they are not read again")
     dist.barrier()
 
 
@@ -442,9 +464,9 @@ def log_progress(writer, window, step, total, engine, cfg, mcfg, on_gpu, world, 
         for k, v in scalars.items():
             writer.add_scalar(k, v, step)
         writer.flush()
-    print(f"[pretrain] step {step}/{total} | loss {scalars['train/loss']:.3f} | lr {lr:.2e} | "
-          f"{tok_s / 1e3:.1f}k tok/s | data wait {wait_frac:.1%}"
-          + (f" | MFU {m:.1%}" if m is not None else "") + f" | ETA {_fmt(eta)}", flush=True)
+    say(f"[pretrain] step {step}/{total} | loss {scalars['train/loss']:.3f} | lr {lr:.2e} | "
+        f"{tok_s / 1e3:.1f}k tok/s | data wait {wait_frac:.1%}"
+        + (f" | MFU {m:.1%}" if m is not None else "") + f" | ETA {_fmt(eta)}")
 
 
 def _fmt(seconds: float) -> str:

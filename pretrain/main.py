@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import subprocess
 import sys
+from io import StringIO
 
 from datapipe.typedconfig import ConfigError, load, to_dict
 from pretrain.config import PretrainConfig
@@ -30,12 +32,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--resume", default="auto", metavar="auto|never|PATH",
                    help="auto (default): continue run.name from its latest checkpoint if it has one; "
                         "never: refuse if it has one; PATH: start from that checkpoint folder")
+    p.add_argument("--verbose", action="store_true", help="show Ray's and DeepSpeed's INFO logs (run.verbose=true)")
     return p.parse_args(argv)
 
 
 def build_config(args: argparse.Namespace) -> PretrainConfig:
     path = args.config or (DEFAULT_CONFIG if os.path.isfile(DEFAULT_CONFIG) else None)
-    return load(PretrainConfig, path, args.overrides)
+    return load(PretrainConfig, path, args.overrides + (["run.verbose=true"] if args.verbose else []))
 
 
 def ensure_shards(cfg: PretrainConfig) -> PretrainConfig:
@@ -186,7 +189,8 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | N
         run_config=ray.train.RunConfig(
             name=cfg.run.name, storage_path=storage_path(cfg),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints),
-            failure_config=ray.train.FailureConfig(max_failures=cfg.run.max_failures), callbacks=callbacks),
+            failure_config=ray.train.FailureConfig(max_failures=cfg.run.max_failures), callbacks=callbacks,
+            logging_config=ray.train.LoggingConfig(log_level="INFO" if cfg.run.verbose else "WARNING")),
         datasets=datasets,
         dataset_config=ray.train.DataConfig(
             datasets_to_split=[] if per_rank else "all",
@@ -209,15 +213,13 @@ def sample_text(checkpoint_path: str, cfg: PretrainConfig) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        cfg = ensure_shards(build_config(args))
+        cfg = build_config(args)
         if cfg.deepspeed.config_file and not os.path.isfile(cfg.deepspeed.config_file):
             raise ConfigError(f"deepspeed.config_file: file not found: {cfg.deepspeed.config_file}")
-        import ray
-        import ray.data
-
-        if not ray.is_initialized():
-            ray.init()  # joins the cluster in RAY_ADDRESS, or starts a local Ray
-        ray.data.DataContext.get_current().enable_progress_bars = False  # our own progress line instead
+        if not cfg.data.shards:
+            connect(cfg)  # the sample shards are built on Ray
+        cfg = ensure_shards(cfg)
+        connect(cfg)
         if args.resume not in ("auto", "never") and not os.path.isdir(args.resume):
             raise ConfigError(f"--resume {args.resume}: no such checkpoint folder")
         trainer = build_trainer(cfg, args.resume)
@@ -225,19 +227,44 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pretrain: error: {e}", file=sys.stderr)
         return 2
 
-    from pretrain.data import load_manifest, unigram_entropy
-
     print(f"[pretrain] run {cfg.run.name}: {cfg.total_steps()} steps × {cfg.train.global_batch_tokens:,} tokens, "
           f"{cfg.scaling.num_workers} workers, ZeRO-{cfg.deepspeed.zero_stage}; "
           f"TensorBoard: tensorboard --logdir {tensorboard_dir(cfg)}", flush=True)
-    result = trainer.fit()
+    finish(cfg, trainer.fit())
+    return 0
+
+
+def connect(cfg: PretrainConfig) -> None:
+    """Join the cluster in RAY_ADDRESS, or start a local Ray; Ray's INFO logs only with run.verbose."""
+    import ray
+    import ray.data
+
+    if not ray.is_initialized():
+        ray.init(logging_level="INFO" if cfg.run.verbose else "WARNING")
+    ray.data.DataContext.get_current().enable_progress_bars = False  # our own progress lines instead
+
+
+def finish(cfg: PretrainConfig, result) -> None:
+    """Print the outcome, a generated sample and write the run report."""
+    from pretrain.data import load_manifest, unigram_entropy
+    from pretrain.report import write_report
+
     m = result.metrics or {}
     ckpt = result.checkpoint.path if result.checkpoint else None
     entropy = unigram_entropy(cfg.data.shards, load_manifest(cfg.data.shards))
-    print(f"[pretrain] done: step {m.get('step')}, val loss {m.get('val_loss', float('nan')):.3f} "
-          f"(ppl {m.get('val_ppl', float('nan')):.1f}; unigram entropy of the corpus {entropy:.3f})")
+    done = (f"step {m.get('step')}, val loss {m.get('val_loss', float('nan')):.3f} "
+            f"(ppl {m.get('val_ppl', float('nan')):.1f}; unigram entropy of the corpus {entropy:.3f})")
+    print(f"[pretrain] done: {done}")
     print(f"[pretrain] checkpoint: {ckpt}")
-    print(f"[pretrain] TensorBoard: tensorboard --logdir {tensorboard_dir(cfg)}")
+    facts = {"run": cfg.run.name, "result": done, "checkpoint": str(ckpt), "shards": cfg.data.shards,
+             "TensorBoard": f"tensorboard --logdir {tensorboard_dir(cfg)}"}
     if ckpt and "://" not in ckpt:
-        print(f"[pretrain] sample: {sample_text(ckpt, cfg)!r}")
-    return 0
+        with contextlib.redirect_stdout(sys.stdout if cfg.run.verbose else StringIO()):  # DeepSpeed's consolidation chatter
+            facts["sample"] = sample_text(ckpt, cfg)
+        print(f"[pretrain] sample: {facts['sample']!r}")
+    local = "://" not in cfg.run.storage_path
+    out = os.path.join(run_dir(cfg) if local else os.path.join("outputs", "report", cfg.run.name), "report")
+    shards = cfg.data.shards.removeprefix("file://")
+    report = write_report(out, tensorboard_dir(cfg), None if "://" in shards else shards, facts)
+    print(f"[pretrain] report: {report}")
+    print(f"[pretrain] TensorBoard: tensorboard --logdir {tensorboard_dir(cfg)}")

@@ -36,6 +36,8 @@ def test_embedded_default_trains_below_unigram_entropy_and_samples(ray_local, wo
     assert sample[len("[pretrain] sample: ") + 1:].startswith("The") and len(sample.split()) > 10, sample
     assert "datapipe finished → " in out  # the account of the sample corpus was printed
     assert os.path.isdir(workdir / "runs" / "debug" / "tensorboard")
+    assert f"[pretrain] report: {workdir / 'runs' / 'debug' / 'report' / 'report.html'}" in out
+    assert {"loss.png", "documents.png", "tokens.png", "throughput.png"} <= set(os.listdir(workdir / "runs" / "debug" / "report"))
     assert (workdir / "outputs" / "pretrain-data").is_dir()
 
 

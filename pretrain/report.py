@@ -1,0 +1,119 @@
+"""The run report: PNG plots and one self-contained `report.html` (images embedded).
+
+    loss.png        train and validation loss by step (from the run's TensorBoard events)
+    documents.png   every input document by the door it left through: kept, dropped (by reason),
+                    exact or near duplicate, rejected (by reason); from the shards' stats.json
+    tokens.png      tokens by source and split
+    throughput.png  documents/s per data stage, and training tokens/s by step
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
+
+PLOTS = ("loss", "documents", "tokens", "throughput")
+
+
+def scalars(tb_dir: str) -> dict[str, list[tuple[int, float]]]:
+    """tag → [(step, value)] from every event file under tb_dir (the last value per step wins)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(tb_dir, size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: sorted({e.step: e.value for e in acc.Scalars(tag)}.items()) for tag in acc.Tags()["scalars"]}
+
+
+def doors(stats: dict) -> list[tuple[str, int]]:
+    """(door, documents) for every way out of the pipeline; they sum to the input documents."""
+    rows = [("kept", stats["kept_docs"])]
+    rows += [(f"dropped: {r}", n) for r, n in sorted(stats["dropped_docs"].items(), key=lambda kv: -kv[1])]
+    rows += [("exact duplicate", stats["exact_duplicate_docs"]), ("near duplicate", stats["near_duplicate_docs"])]
+    rows += [(f"rejected: {r}", n) for r, n in sorted(stats["rejected_docs"].items(), key=lambda kv: -kv[1])]
+    return rows
+
+
+def stage_rates(stats: dict) -> list[tuple[str, float]]:
+    """(stage, documents/s), each stage over the documents that reached it."""
+    passed = stats["input_docs"] - sum(stats["rejected_docs"].values()) - sum(stats["dropped_docs"].values())
+    reached = {"read_clean": stats["input_docs"], "dedup": passed, "near_dedup": passed - stats["exact_duplicate_docs"],
+               "tokenize_pack": stats["kept_docs"]}
+    secs = stats["stage_seconds"]
+    return [(s, n / secs[s]) for s, n in reached.items() if secs.get(s)]
+
+
+def _bar(ax, rows, xlabel):
+    names, values = [r[0] for r in rows], [r[1] for r in rows]
+    ax.barh(names[::-1], values[::-1], color="#4c72b0")
+    ax.set_xlabel(xlabel)
+    for i, v in enumerate(values[::-1]):
+        ax.text(v, i, f" {v:,.0f}", va="center", fontsize=8)
+
+
+def plot_all(out_dir: str, tb: dict, stats: dict | None) -> dict[str, str]:
+    """Write the PNGs that have data; {name: path}."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {}
+
+    def save(fig, name):
+        paths[name] = os.path.join(out_dir, f"{name}.png")
+        fig.tight_layout()
+        fig.savefig(paths[name], dpi=100)
+        plt.close(fig)
+
+    if tb.get("train/loss") or tb.get("val/loss"):
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for tag, style in (("train/loss", "-"), ("val/loss", "o-")):
+            if tb.get(tag):
+                ax.plot(*zip(*tb[tag]), style, label=tag.split("/")[0])
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss (nats/token)")
+        ax.legend()
+        save(fig, "loss")
+    if stats:
+        rows = doors(stats)
+        fig, ax = plt.subplots(figsize=(7, 0.6 + 0.3 * len(rows)))
+        _bar(ax, rows, f"documents (of {stats['input_docs']:,})")
+        save(fig, "documents")
+        fig, ax = plt.subplots(figsize=(7, 0.8 + 0.4 * len(stats["tokens_by_source"])))
+        _bar(ax, list(stats["tokens_by_source"].items()), "tokens")
+        save(fig, "tokens")
+    rates, tok_s = stage_rates(stats) if stats else [], tb.get("perf/tokens_per_s", [])
+    if rates or tok_s:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+        if rates:
+            _bar(axes[0], rates, "documents/s (data stages)")
+        if tok_s:
+            axes[1].plot(*zip(*tok_s))
+            axes[1].set_xlabel("step")
+            axes[1].set_ylabel("training tokens/s")
+        save(fig, "throughput")
+    return paths
+
+
+def write_report(out_dir: str, tb_dir: str, data_dir: str | None, facts: dict[str, str]) -> str:
+    """Plots and report.html in out_dir from the TensorBoard events and the shards' stats.json;
+    `facts` (label → text) head the page. Returns the HTML's path."""
+    stats_path = os.path.join(data_dir, "stats.json") if data_dir else None
+    stats = json.load(open(stats_path)) if stats_path and os.path.isfile(stats_path) else None
+    paths = plot_all(out_dir, scalars(tb_dir) if os.path.isdir(tb_dir) else {}, stats)
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts.items())
+    images = []
+    for name in PLOTS:
+        if name in paths:
+            data = base64.b64encode(open(paths[name], "rb").read()).decode()
+            images.append(f'<h2>{name}</h2><img alt="{name}" src="data:image/png;base64,{data}">')
+    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>raypretrain run report</title>"
+            "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}th{text-align:left;padding-right:1em}"
+            "td{font-family:monospace;white-space:pre-wrap}img{max-width:100%}</style></head><body>"
+            f"<h1>raypretrain run report</h1><table>{rows}</table>{''.join(images)}</body></html>")
+    path = os.path.join(out_dir, "report.html")
+    with open(path, "w") as f:
+        f.write(page)
+    return path
