@@ -16,3 +16,14 @@ def test_ci_runs_the_readme_commands():
     readme, ci = (ROOT / "README.md").read_text(), (ROOT / ".ci" / "run").read_text()
     for command in ("bash scripts/install.sh", "python -m pytest -q"):
         assert command in readme and command in ci
+
+
+def test_fresh_check_reads_the_readme_commands():
+    """scripts/fresh_check.sh takes its install and run commands from the README (CI runs it)."""
+    script = ROOT / "scripts" / "fresh_check.sh"
+    assert "bash scripts/fresh_check.sh" in (ROOT / ".ci" / "run").read_text()
+    cmd = ("source <(sed -n '/^readme_command()/,/^}/p' scripts/fresh_check.sh); ROOT=.; "
+           "echo \"$(readme_command install)|$(readme_command run)\"")
+    out = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert out == "bash scripts/install.sh|python -m pretrain", out
+    assert script.stat().st_mode & 0o111
