@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import ray
 
+from cluster.placement import data_resources
 from datapipe import io, stages
 from datapipe.config import DatapipeConfig
 from datapipe.minhash import s_curve
@@ -73,6 +74,7 @@ def _map(stage: type, specs: list[dict], cfg: DatapipeConfig, out: io.Location, 
     actors = max(1, min(len(specs), int(cpus // num_cpus) if num_cpus else cpus))
     ds = ray.data.from_items([{"spec": json.dumps(s)} for s in specs], override_num_blocks=len(specs))
     ds = ds.map_batches(stage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=num_cpus,
+                        resources=data_resources(),
                         fn_constructor_kwargs={"cfg": to_dict(cfg), "output": out.uri, "resume": resume, **kwargs})
     summaries = [json.loads(row["summary"]) for row in ds.iter_rows()]
     reused = sum(bool(s.pop("reused", False)) for s in summaries)
@@ -137,14 +139,16 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
         _map(stages.NearCandidates, [{"partition": p} for p in range(partitions)], cfg, out, resume)
         if near.verify:
             _map(stages.CandidateSignatures, [{"bucket": b} for b in range(k)], cfg, out)
-        near_summary = ray.get(_near_clusters_task.remote(out.uri, near.threshold if near.verify else None))
+        near_summary = ray.get(_near_clusters_task.options(resources=data_resources()).remote(
+            out.uri, near.threshold if near.verify else None))
         seconds["near_dedup"] = time.perf_counter() - t
         log(f"[3/5 near dedup] {near_summary['candidate_edges']:,} candidate edges, "
             f"{near_summary['verified_edges']:,} verified → "
             f"{near_summary['near_duplicate_docs']:,} near duplicates in "
             f"{near_summary['near_duplicate_clusters']:,} clusters ({seconds['near_dedup']:.1f} s)")
     elif near.enabled:
-        index_shards = [ray.remote(BandIndex).options(num_cpus=0).remote() for _ in range(near.index_shards)]
+        index_shards = [ray.remote(BandIndex).options(num_cpus=0, resources=data_resources()).remote()
+                        for _ in range(near.index_shards)]
         log(f"[3/5 near dedup] streaming: {len(index_shards)} BandIndex actors answer while tokenizing")
 
     t = time.perf_counter()
@@ -158,7 +162,8 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
             tokenizer_json = f.read().decode()
         how = f"loaded {cfg.tokenize.tokenizer_path}"
     else:
-        tokenizer_json = ray.get(_train_tokenizer_task.remote(to_dict(cfg), out.uri, k))
+        tokenizer_json = ray.get(_train_tokenizer_task.options(resources=data_resources()).remote(
+            to_dict(cfg), out.uri, k))
         how = f"trained byte-level BPE on up to {cfg.tokenize.train_docs:,} kept docs"
     tok = from_json(tokenizer_json, cfg.tokenize)
     io.write_bytes(out.join("tokenizer.json"), tokenizer_json.encode())

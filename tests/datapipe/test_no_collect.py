@@ -49,9 +49,9 @@ ALLOWED = {
     # hundred bytes) per task spec, and there is one spec per read task, bucket or partition.
     ("pipeline.py", "_map", "iter_rows"),
     # A dict of counts from the one near-clusters task (its edges and clusters go to files).
-    ("pipeline.py", "run", "ray.get(_near_clusters_task.remote)"),
+    ("pipeline.py", "run", "ray.get(_near_clusters_task.options(resources=data_resources()).remote)"),
     # tokenizer.json as a string: its size follows tokenize.vocab_size, not the corpus.
-    ("pipeline.py", "run", "ray.get(_train_tokenizer_task.remote)"),
+    ("pipeline.py", "run", "ray.get(_train_tokenizer_task.options(resources=data_resources()).remote)"),
     # Reads the tokenizer.json named by tokenize.tokenizer_path, or on --resume the one the
     # interrupted run wrote (vocabulary-sized, as above).
     ("pipeline.py", "run", "open_input_stream"),
