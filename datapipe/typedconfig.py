@@ -122,6 +122,8 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
                 errors.append(str(e))
         raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {_show(value)} fits none of {_typename(tp)}")
     if origin is Literal:
+        if isinstance(value, bool) and {"yes", "no"} <= set(args):  # YAML 1.1 reads a bare yes/no as a bool
+            value = "yes" if value else "no"
         if value not in args:
             raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
         return value

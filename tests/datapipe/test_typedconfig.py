@@ -89,3 +89,12 @@ def test_every_config_field_has_a_docstring(cls):
     missing = [f.name for f in dataclasses.fields(cls) if not docs.get(f.name)]
     assert not missing, f"{cls.__name__} fields without a docstring: {missing}"
     assert cls.__dataclass_params__.frozen
+
+
+def test_bare_yes_and_no_fill_a_yes_no_literal():
+    from pretrain.config import PretrainConfig
+
+    for word in ("yes", "no"):
+        assert load(PretrainConfig, None, [f"scaling.use_gpu={word}"]).scaling.use_gpu == word
+    with pytest.raises(ConfigError, match="mode: True is not one of 'a', 'b'"):
+        from_dict(Outer, {"mode": True})
