@@ -17,8 +17,10 @@ from datapipe.config import DatapipeConfig  # noqa: E402
 from datapipe.typedconfig import field_docs  # noqa: E402
 
 from pretrain.config import PretrainConfig  # noqa: E402
+from tune.config import TuneConfig  # noqa: E402
 
-JOBS = [("datapipe", "python -m datapipe", DatapipeConfig), ("pretrain", "python -m pretrain", PretrainConfig)]
+JOBS = [("datapipe", "python -m datapipe", DatapipeConfig), ("pretrain", "python -m pretrain", PretrainConfig),
+        ("tune", "python -m tune", TuneConfig)]
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 
 

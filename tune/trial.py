@@ -1,0 +1,97 @@
+"""One trial: the pretrain config of a sampled point, and the function Tune runs for it.
+
+The function is only a driver: it builds the real TorchTrainer with pretrain.main.build_trainer
+and waits on it, while TuneReportCallback forwards each evaluation to Tune. Each trial's Train
+run is named by its trial id under <sweep>/trials, so a restored sweep finds the trial's own
+checkpoints there (build_trainer's `--resume auto`).
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import ray
+from ray.train.v2._internal.execution.callback import WorkerGroupCallback
+from ray.tune.integration.ray_train import TuneReportCallback
+
+from datapipe.typedconfig import from_dict
+from pretrain.config import PretrainConfig
+from tune.space import merge
+
+
+def trial_config(base: dict, point: dict, sweep_dir: str, trial_id: str) -> PretrainConfig:
+    """The full pretrain config of one trial: the base, the sampled point, and where it writes."""
+    data = merge(base, point)
+    data["run"] = {**data.get("run", {}), "name": trial_id, "storage_path": os.path.join(sweep_dir, "trials"),
+                   "tensorboard_dir": os.path.join(sweep_dir, "tensorboard", trial_id)}
+    return from_dict(PretrainConfig, data)
+
+
+class ReportEvals(TuneReportCallback):
+    """TuneReportCallback for evaluations only (a checkpoint-only report carries no metric, which
+    Tune refuses), with a diverged (NaN/inf) metric reported as the worst value so ASHA can stop it."""
+
+    def __init__(self, metric: str, mode: str):
+        super().__init__()
+        self.metric, self.worst = metric, math.inf if mode == "min" else -math.inf
+
+    def after_report(self, run_context, metrics, checkpoint):
+        if self.metric not in metrics[0]:
+            return
+        if not math.isfinite(metrics[0][self.metric]):
+            metrics = [{**metrics[0], self.metric: self.worst, "diverged": True}] + metrics[1:]
+        super().after_report(run_context, metrics, checkpoint)
+
+
+class FreeWhenStopped(WorkerGroupCallback):
+    """When ASHA stops a trial, Tune ends the trial's actor and the Train controller dies with it,
+    leaving the workers' placement group behind (it belongs to the sweep's job). Ray 2.60's own
+    cleaner finds the dead controller only through the dashboard's state API; this one pings it."""
+
+    def after_worker_group_start(self, worker_group) -> None:
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        from cluster.placement import trial_driver_resources
+
+        pg = worker_group.get_worker_group_state().placement_group_handle.placement_group
+        # detached and outside the trial's placement group, so it outlives the trial it cleans up after
+        reaper = ray.remote(num_cpus=0)(Reaper).options(
+            lifetime="detached", resources=trial_driver_resources(),
+            scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=None))
+        reaper.remote(ray.get_runtime_context().current_actor, pg).watch.remote()
+
+
+class Reaper:
+    """A detached actor: removes placement group `pg` once `controller` is dead, then exits."""
+
+    def __init__(self, controller, pg):
+        self.controller, self.pg = controller, pg
+
+    def watch(self) -> None:
+        from ray.util.placement_group import remove_placement_group
+
+        while True:
+            try:
+                ray.get(self.controller.__ray_ready__.remote(), timeout=30)
+            except ray.exceptions.GetTimeoutError:
+                pass
+            except ray.exceptions.RayActorError:
+                break
+            time.sleep(0.5)
+        try:
+            remove_placement_group(self.pg)  # a no-op when the run shut down normally
+        finally:
+            ray.actor.exit_actor()
+
+
+def run_trial(point: dict, base: dict, sweep_dir: str, metric: str, mode: str) -> None:
+    """Tune's function for one trial (runs in a Ray actor with a sliver of CPU)."""
+    import ray.data
+    import ray.tune
+
+    from pretrain.main import build_trainer
+
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    cfg = trial_config(base, point, sweep_dir, ray.tune.get_context().get_trial_id())
+    build_trainer(cfg, "auto", callbacks=[ReportEvals(metric, mode), FreeWhenStopped()]).fit()
