@@ -70,9 +70,10 @@ def test_the_mapped_options_are_real_options_of_each_job():
     sets = [a for a in job_argv(entry)[1] if a != "--set"]
     cfg = load(PretrainConfig, None, sets)
     assert (cfg.run.storage_path, cfg.data.shards) == ("s3://b/r/pretrain", "s3://b/r/datapipe")
-    tune_config = pytest.importorskip("tune.config", reason="tune is not built yet")
+    from tune.config import TuneConfig
+
     entry, _ = build_submission("tune", [], storage="/mnt/shared")
-    assert load(tune_config.TuneConfig, None, [job_argv(entry)[1][1]]).storage_path == "/mnt/shared/tune"
+    assert load(TuneConfig, None, [job_argv(entry)[1][1]]).storage_path == "/mnt/shared/tune"
 
 
 def test_native_command_is_a_ray_job_submit_that_parses_back():

@@ -15,27 +15,34 @@ import time
 import pytest
 import yaml
 
-from datapipe.typedconfig import to_dict
+from datapipe.typedconfig import from_dict, load, to_dict
+from pretrain.config import PretrainConfig
 from pretrain.main import build_trainer
 from tests.pretrain.synthetic import write_shards
-from tests.pretrain.test_train import tiny_config
 
 STEPS, EVERY = 16, 4
-SEQS_PER_STEP = 1024 // 32
+DEBUG = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "pretrain", "debug.yaml")
+SEQ_LEN = 128  # the debug preset's
+SEQS_PER_STEP = 4096 // SEQ_LEN
 
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     root = tmp_path_factory.mktemp("shards")
-    write_shards(root)
+    write_shards(root, seq_len=SEQ_LEN)
     return root
 
 
-def resume_config(tmp_path, shards, name, **train):
-    return tiny_config(tmp_path, shards, run={"name": name, "max_failures": 1},
-                       deepspeed={"zero_stage": 2, "precision": "fp32"},
-                       train={"max_steps": STEPS, "checkpoint_every": EVERY, "eval_every": 8, "log_every": 4,
-                              "record_trace": True, **train})
+def resume_config(tmp_path, shards, name, scaling=None, **train) -> PretrainConfig:
+    """The debug preset (2 gloo workers, ZeRO-2, its model and batch) in fp32 on the synthetic shards."""
+    data = to_dict(load(PretrainConfig, DEBUG))
+    data["data"]["shards"] = str(shards)
+    data["deepspeed"]["precision"] = "fp32"
+    data["train"].update(max_steps=STEPS, checkpoint_every=EVERY, eval_every=8, log_every=4, eval_blocks=16,
+                         record_trace=True, **train)
+    data["run"].update(name=name, max_failures=1, storage_path=str(tmp_path / "runs"))
+    data["scaling"].update(scaling or {})
+    return from_dict(PretrainConfig, data)
 
 
 def trace(tmp_path, name) -> dict[int, list[dict]]:
@@ -152,10 +159,7 @@ def test_two_worker_checkpoint_resumes_on_one_worker(ray_local, tmp_path, shards
     kept = sorted(glob.glob(str(reference / "runs" / "ref" / "checkpoint_2*")))
     source = next(p for p in kept if json.load(open(os.path.join(p, "state.json")))["step"] == 12)
     ckpt = shutil.copytree(source, tmp_path / "ckpt-step12")  # the conversion is written next to it
-    cfg = tiny_config(tmp_path, shards, run={"name": "elastic"}, scaling={"num_workers": 1, "cpus_per_worker": 0.5},
-                      deepspeed={"zero_stage": 2, "precision": "fp32"},
-                      train={"max_steps": STEPS, "checkpoint_every": EVERY, "eval_every": 8, "log_every": 4,
-                             "record_trace": True})
+    cfg = resume_config(tmp_path, shards, "elastic", scaling={"num_workers": 1})
     result = build_trainer(cfg, resume=str(ckpt)).fit()
     assert result.error is None and result.metrics["step"] == STEPS
     assert os.path.isdir(ckpt / "engine_universal")
