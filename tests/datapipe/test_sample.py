@@ -209,4 +209,4 @@ def test_cli_refuses_too_few_docs(tmp_path, capsys):
 
 def test_fineweb_slogans_are_short():
     # the nav-menu junk relies on C4 keeping only lines FineWeb counts as short (<= 30 chars)
-    assert max(map(len, sample._SHORT_LINES)) <= 30
+    assert max(map(len, sample.W.SHORT_LINES)) <= 30
