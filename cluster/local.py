@@ -5,6 +5,10 @@
                      worker_types={"cpu_data": {"resources": {"CPU": 1, "data_node": 1}, "max_workers": 1}})
         # c.address (GCS, for ray.init), c.dashboard_url (for ray job submit --address)
 
+    with LocalCluster() as c:                   # or a static cluster: a head and `ray start` workers
+        c.start_head(num_cpus=0)
+        c.add_node(num_cpus=2, resources={"data_node": 1})
+
 The head is `ray start --block` in a session of its own, with ports picked free, so it can run
 beside any other Ray on the machine (a test session's local Ray, a colleague's cluster):
 - a private --temp-dir: `ray start` writes <temp-dir>/ray_current_cluster, which an
@@ -112,6 +116,19 @@ class LocalCluster:
         self._wait(lambda: _get(f"{self.dashboard_url}/api/version") is not None, timeout, "the head's dashboard")
         self.wait_for_nodes(1, timeout)
         return self.address
+
+    def add_node(self, num_cpus: float = 1, resources: dict | None = None, num_gpus: int = 0,
+                 timeout: float = 60) -> None:
+        """Start one more `ray start` worker node that joins the head (a static cluster, no autoscaler)."""
+        alive = len(self.nodes())
+        args = [f"--address={self.address}", "--node-ip-address=127.0.0.1", f"--num-cpus={num_cpus}",
+                f"--num-gpus={num_gpus}", "--object-store-memory=100000000",
+                *_ports("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",
+                        "metrics-export-port", "node-manager-port", "object-manager-port")]
+        if resources:
+            args.append(f"--resources={json.dumps(resources)}")
+        self._start(f"node{len(self.procs)}", args)
+        self.wait_for_nodes(alive + 1, timeout)
 
     def nodes(self) -> list[dict]:
         """The alive nodes: [{"node_id", "resources_total", ...}] from the dashboard's state API."""

@@ -109,6 +109,8 @@ class ScalingConfig:
     """Train on GPUs (NCCL) or CPUs (gloo); auto uses GPUs when the cluster has them."""
     cpus_per_worker: float = 1.0
     """CPUs each worker reserves (fractions let Tune trials share a small machine)."""
+    resources_per_worker: dict[str, float] = field(default_factory=dict)
+    """Extra Ray resources each worker asks for, e.g. {train_node: 1} or {"accelerator_type:A100": 0.001}: pins workers to the nodes that have them."""
 
 
 @dataclass(frozen=True)

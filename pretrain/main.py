@@ -180,7 +180,7 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | N
                    "universal": universal_checkpoint(explicit, cfg) if explicit else None,
                    "trace_dir": os.path.join(run_dir(cfg), "trace") if cfg.train.record_trace else None,
                    "val": val_blocks(cfg.data.shards, manifest, cfg.train.eval_blocks)}
-    resources = {"CPU": cfg.scaling.cpus_per_worker} | ({"GPU": 1} if use_gpu else {})
+    resources = {"CPU": cfg.scaling.cpus_per_worker} | ({"GPU": 1} if use_gpu else {}) | cfg.scaling.resources_per_worker
     return TorchTrainer(
         train_func,
         train_loop_config=loop_config,
