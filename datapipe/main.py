@@ -31,6 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run into the same output: finished tasks are not redone")
+    p.add_argument("--verbose", action="store_true", help="show Ray's and Ray Data's INFO logs")
     return p.parse_args(argv)
 
 
@@ -96,7 +97,20 @@ def sample_sources(cfg: DatapipeConfig) -> DatapipeConfig:
     return dataclasses.replace(cfg, sources=(SourceConfig(name="sample", paths=(str(path),)),))
 
 
-def run(cfg: DatapipeConfig, overwrite: bool = False, resume: bool = False) -> tuple[dict, str]:
+def start_ray(verbose: bool = False) -> None:
+    """Join the cluster in RAY_ADDRESS, or start a local Ray; Ray's and Ray Data's INFO logs
+    (dataset plans, "execution finished") only when verbose."""
+    import logging
+
+    import ray
+
+    level = "INFO" if verbose else "WARNING"
+    if not ray.is_initialized():
+        ray.init(logging_level=level)
+    logging.getLogger("ray.data").setLevel(level)
+
+
+def run(cfg: DatapipeConfig, overwrite: bool = False, resume: bool = False, verbose: bool = False) -> tuple[dict, str]:
     """(stats, output URI): run the pipeline for a loaded config, on the Ray in RAY_ADDRESS or a
     local one started here. Bad input raises ConfigError before anything runs."""
     if not cfg.sources:
@@ -105,19 +119,16 @@ def run(cfg: DatapipeConfig, overwrite: bool = False, resume: bool = False) -> t
     check_paths(cfg)
     out = prepare_output(cfg.output, overwrite, resume)
 
-    import ray
-
     from datapipe import pipeline
 
-    if not ray.is_initialized():
-        ray.init()  # joins the cluster in RAY_ADDRESS, or starts a local Ray
+    start_ray(verbose)
     return pipeline.run(cfg, inputs, out, resume=resume), out.uri
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        stats, uri = run(build_config(args), args.overwrite, args.resume)
+        stats, uri = run(build_config(args), args.overwrite, args.resume, args.verbose)
     except ConfigError as e:  # a bad config or path, or e.g. a tokenizer.json without our special tokens
         print(f"datapipe: error: {e}", file=sys.stderr)
         return 2

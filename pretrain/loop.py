@@ -14,10 +14,12 @@ so the final eval and checkpoint are the loop body's own, not code after the loo
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import random
+import sys
 import tempfile
 import time
 from typing import NamedTuple
@@ -29,6 +31,8 @@ from datapipe.typedconfig import from_dict
 from pretrain.checkpoint import TAG
 from pretrain.config import PretrainConfig
 from pretrain.model import GPT, GPTConfig, flops_per_token, mlm_mask
+from pretrain.progress import attach, clock, flush, say
+from pretrain.progress import step as show_step
 
 IGNORE = -100
 # Dense bf16 peak FLOP/s per device, for MFU. Unknown devices (and CPUs) report no MFU.
@@ -273,15 +277,19 @@ def train_func(config: dict) -> None:
     manifest = config["manifest"]
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    attach(config.get("progress"))
     device = ray.train.torch.get_device()
     on_gpu = device.type == "cuda"
+    if not on_gpu:  # else DeepSpeed warns that it found no GPU and picked the CPU
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
     mcfg = model_config(cfg, manifest)
     checkpoint = ray.train.get_checkpoint()  # set when Ray restarted us after a failure, or continues the run
     # a checkpoint written by another number of ranks is loaded from its universal conversion
     universal = config.get("universal")
     if checkpoint and not _written_before(checkpoint, config.get("resume_from")):
         universal = None
-    engine = build_engine(cfg, mcfg, on_gpu, universal=bool(universal))
+    with contextlib.nullcontext() if cfg.run.verbose else no_stdout_prints():  # "… shm_comm_op built successfully"
+        engine = build_engine(cfg, mcfg, on_gpu, universal=bool(universal))
     generator = torch.Generator().manual_seed(cfg.train.seed * 1000 + rank)
 
     total, per_rank_step = cfg.total_steps(), cfg.seqs_per_step() // world
@@ -315,6 +323,10 @@ def train_func(config: dict) -> None:
         metrics: dict = {"step": step, "tokens": state["tokens"]}
         if step % cfg.train.eval_every == 0 or last_step:
             metrics |= evaluate(engine, val, cfg, mcfg, manifest, device)
+            if rank == 0:
+                show_step(step=step, total=total, val=metrics["val_loss"])
+                say(f"[pretrain] step {step}/{total} | val loss {metrics['val_loss']:.3f} | "
+                    f"val ppl {metrics['val_ppl']:.1f}")
             if writer:
                 writer.add_scalar("val/loss", metrics["val_loss"], step)
                 writer.add_scalar("val/perplexity", metrics["val_ppl"], step)
@@ -340,21 +352,36 @@ def train_func(config: dict) -> None:
         for k, v in (("time", dt), ("wait", wait), ("steps", 1), ("loss", loss)):
             window[k] += v
         window["grad_norm"] = grad_norm
+        if rank == 0:
+            show_step(step=step + 1, total=total, loss=window["loss"] / window["steps"],
+                      tok_s=cfg.train.global_batch_tokens / dt,
+                      eta=(time.perf_counter() - run_start) / (step + 1 - start) * (total - step - 1))
         if (step + 1) % cfg.train.log_every == 0 and rank == 0:
             log_progress(writer, window, step + 1, total, engine, cfg, mcfg, on_gpu, world,
                          time.perf_counter() - run_start, start)
             window = {"time": 0.0, "wait": 0.0, "steps": 0, "loss": 0.0}
     if writer:
         writer.close()
+    flush()  # the last messages reach the driver before fit() returns
 
 
-def say(line: str) -> None:
-    """A progress line for the driver's console. Straight to the process's stdout, which Ray
-    forwards once; Ray Train's patched print() would also log it, and the line shows twice."""
-    import sys
+@contextlib.contextmanager
+def no_stdout_prints():
+    """Drop library print()s to stdout for a while (Ray Train routes print() through its logger,
+    so contextlib.redirect_stdout alone would not catch them); stderr prints still show."""
+    import builtins
 
-    sys.__stdout__.write(line + "\n")
-    sys.__stdout__.flush()
+    saved = builtins.print
+
+    def print_(*args, file=None, **kwargs):
+        if file not in (None, sys.stdout):
+            saved(*args, file=file, **kwargs)
+
+    builtins.print = print_
+    try:
+        yield
+    finally:
+        builtins.print = saved
 
 
 def quiet_libraries() -> None:
@@ -362,8 +389,13 @@ def quiet_libraries() -> None:
     import logging
     import warnings
 
-    for name in ("DeepSpeed", "ray.data", "ray.train", "ray.train.v2._internal.execution.context"):
+    from ray.train.v2._internal.execution import context
+
+    # context.py logs "Reporting training result …" at INFO under a logger named by its file path
+    for name in ("DeepSpeed", "ray.data", "ray.train", context.__file__):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # "Progress bars disabled": we turned them off on purpose (the driver shows training progress)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
     for category in (FutureWarning, DeprecationWarning, UserWarning):
         warnings.filterwarnings("ignore", category=category)
 
@@ -466,10 +498,4 @@ def log_progress(writer, window, step, total, engine, cfg, mcfg, on_gpu, world, 
         writer.flush()
     say(f"[pretrain] step {step}/{total} | loss {scalars['train/loss']:.3f} | lr {lr:.2e} | "
         f"{tok_s / 1e3:.1f}k tok/s | data wait {wait_frac:.1%}"
-        + (f" | MFU {m:.1%}" if m is not None else "") + f" | ETA {_fmt(eta)}")
-
-
-def _fmt(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-
+        + (f" | MFU {m:.1%}" if m is not None else "") + f" | ETA {clock(eta)}")

@@ -55,9 +55,32 @@ def ensure_shards(cfg: PretrainConfig) -> PretrainConfig:
     key = hashlib.sha256(json.dumps(to_dict(cfg.data.datapipe), sort_keys=True).encode()).hexdigest()[:12]
     dp = dataclasses.replace(cfg.data.datapipe, output=os.path.join(SAMPLE_SHARDS, key))
     if not io.exists(io.resolve(dp.output).join("manifest.json")):
+        header("data: the sample corpus through datapipe")
         print(f"[pretrain] building the sample shards with datapipe into {dp.output}", flush=True)
-        print(summary(*run_datapipe(dp, overwrite=True)), flush=True)
+        with data_progress_bars():
+            stats = run_datapipe(dp, overwrite=True, verbose=cfg.run.verbose)
+        print(summary(*stats), flush=True)
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, shards=io.resolve(dp.output).uri))
+
+
+def header(title: str) -> None:
+    """A phase header: `── train: debug ──────…`."""
+    print(f"\n── {title} {'─' * max(3, 72 - len(title))}", flush=True)
+
+
+@contextlib.contextmanager
+def data_progress_bars():
+    """Ray Data's progress bars while the driver runs datapipe, on a terminal only (and not with
+    RAY_DATA_DISABLE_PROGRESS_BARS=1); off again for training, where our own progress line shows."""
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    saved = ctx.enable_progress_bars
+    ctx.enable_progress_bars = sys.stdout.isatty() and os.environ.get("RAY_DATA_DISABLE_PROGRESS_BARS") != "1"
+    try:
+        yield
+    finally:
+        ctx.enable_progress_bars = saved
 
 
 def datasets_for(cfg: PretrainConfig, manifest: dict, tokenizer: str) -> tuple[dict, bool]:
@@ -154,7 +177,9 @@ def universal_checkpoint(checkpoint: str, cfg: PretrainConfig) -> str | None:
     return out
 
 
-def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | None = None):
+def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | None = None,
+                  progress: str | None = None):
+    """The TorchTrainer for cfg; `progress` names the driver's progress board (pretrain/progress.py)."""
     import ray.train
     from ray.data import ExecutionOptions
     from ray.train.torch import TorchTrainer
@@ -179,7 +204,7 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | N
                    "tensorboard_dir": tensorboard_dir(cfg), "resume_from": explicit,
                    "universal": universal_checkpoint(explicit, cfg) if explicit else None,
                    "trace_dir": os.path.join(run_dir(cfg), "trace") if cfg.train.record_trace else None,
-                   "val": val_blocks(cfg.data.shards, manifest, cfg.train.eval_blocks)}
+                   "val": val_blocks(cfg.data.shards, manifest, cfg.train.eval_blocks), "progress": progress}
     resources = {"CPU": cfg.scaling.cpus_per_worker} | ({"GPU": 1} if use_gpu else {}) | cfg.scaling.resources_per_worker
     return TorchTrainer(
         train_func,
@@ -222,25 +247,31 @@ def main(argv: list[str] | None = None) -> int:
         connect(cfg)
         if args.resume not in ("auto", "never") and not os.path.isdir(args.resume):
             raise ConfigError(f"--resume {args.resume}: no such checkpoint folder")
-        trainer = build_trainer(cfg, args.resume)
+        from pretrain.progress import Display, board_name
+
+        progress = board_name()
+        trainer = build_trainer(cfg, args.resume, progress=progress)
     except ConfigError as e:
         print(f"pretrain: error: {e}", file=sys.stderr)
         return 2
 
+    header(f"train: {cfg.run.name}")
     print(f"[pretrain] run {cfg.run.name}: {cfg.total_steps()} steps × {cfg.train.global_batch_tokens:,} tokens, "
           f"{cfg.scaling.num_workers} workers, ZeRO-{cfg.deepspeed.zero_stage}; "
           f"TensorBoard: tensorboard --logdir {tensorboard_dir(cfg)}", flush=True)
-    finish(cfg, trainer.fit())
+    with Display(progress):
+        result = trainer.fit()
+    finish(cfg, result)
     return 0
 
 
 def connect(cfg: PretrainConfig) -> None:
     """Join the cluster in RAY_ADDRESS, or start a local Ray; Ray's INFO logs only with run.verbose."""
-    import ray
     import ray.data
 
-    if not ray.is_initialized():
-        ray.init(logging_level="INFO" if cfg.run.verbose else "WARNING")
+    from datapipe.main import start_ray
+
+    start_ray(cfg.run.verbose)
     ray.data.DataContext.get_current().enable_progress_bars = False  # our own progress lines instead
 
 
@@ -249,6 +280,7 @@ def finish(cfg: PretrainConfig, result) -> None:
     from pretrain.data import load_manifest, unigram_entropy
     from pretrain.report import write_report
 
+    header("results")
     m = result.metrics or {}
     ckpt = result.checkpoint.path if result.checkpoint else None
     entropy = unigram_entropy(cfg.data.shards, load_manifest(cfg.data.shards))

@@ -1,4 +1,4 @@
-"""README.md stays true: its config table is current and CI runs its test command."""
+"""README.md stays true: its config table and --help output are current and CI runs its test command."""
 import subprocess
 import sys
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_config_reference_is_current():
-    result = subprocess.run([sys.executable, "scripts/config_reference.py", "--check"], cwd=ROOT,
+def test_config_and_help_references_are_current():
+    result = subprocess.run([sys.executable, "scripts/readme_reference.py", "--check"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 

@@ -18,7 +18,7 @@ import sys
 
 from datapipe.typedconfig import ConfigError, from_dict, load, to_dict
 from pretrain.config import PretrainConfig
-from pretrain.main import ensure_shards
+from pretrain.main import connect, ensure_shards
 from tune import space as spaces
 from tune.config import TuneConfig
 
@@ -143,12 +143,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("space: empty; name at least one pretrain field to search")
         spaces.to_ray(parsed, tcfg.search)
         search_alg(tcfg, 1)
+        connect(base)  # joins the cluster in RAY_ADDRESS, or starts a local Ray; quiet unless run.verbose
         base = ensure_shards(base)  # as `python -m pretrain`: the sample shards when data.shards is empty
         sweep_dir = os.path.join(os.path.abspath(tcfg.storage_path), tcfg.name)
-        import ray
-
-        if not ray.is_initialized():
-            ray.init()  # joins the cluster in RAY_ADDRESS, or starts a local Ray
         check_same_sweep(sweep_dir, {"tune": to_dict(tcfg), "base": to_dict(base)})
         tuner = build_tuner(tcfg, base, parsed, sweep_dir)
     except ConfigError as e:

@@ -1,11 +1,14 @@
-"""Regenerate README.md's config reference from the config dataclasses' field docstrings.
+"""Regenerate README.md's generated parts: the config reference, from the config dataclasses'
+field docstrings, and the commands' `--help` output (at 100 columns).
 
-    python scripts/config_reference.py          # rewrite the table in README.md
-    python scripts/config_reference.py --check  # exit 1 if README.md is stale
+    python scripts/readme_reference.py          # rewrite them in README.md
+    python scripts/readme_reference.py --check  # exit 1 if README.md is stale
 """
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
 import sys
 import typing
 from pathlib import Path
@@ -21,7 +24,11 @@ from tune.config import TuneConfig  # noqa: E402
 
 JOBS = [("datapipe", "python -m datapipe", DatapipeConfig), ("pretrain", "python -m pretrain", PretrainConfig),
         ("tune", "python -m tune", TuneConfig)]
-START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+CONFIG = ("<!-- config-reference:start -->", "<!-- config-reference:end -->")
+HELP = ("<!-- help-reference:start -->", "<!-- help-reference:end -->")
+COMMANDS = [("raypretrain", "pretrain.cli"), ("python -m datapipe", "datapipe"), ("python -m pretrain", "pretrain"),
+            ("python -m tune", "tune"), ("python -m pretrain.generate", "pretrain.generate"),
+            ("python -m pretrain.export", "pretrain.export"), ("python -m cluster.submit", "cluster.submit")]
 
 
 def _type(tp) -> str:
@@ -56,10 +63,24 @@ def table() -> str:
     return "\n".join(parts).rstrip()
 
 
+def help_text() -> str:
+    env = {**os.environ, "COLUMNS": "100"}
+    parts = []
+    for name, module in COMMANDS:
+        out = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, check=True).stdout.rstrip()
+        parts += [f"<details><summary><code>{name} --help</code></summary>", "", "```", out, "```", "", "</details>", ""]
+    return "\n".join(parts).rstrip()
+
+
+def replace(readme: str, markers: tuple[str, str], body: str) -> str:
+    head, _, rest = readme.partition(markers[0])
+    _, _, tail = rest.partition(markers[1])
+    return f"{head}{markers[0]}\n{body}\n{markers[1]}{tail}"
+
+
 def render(readme: str) -> str:
-    head, _, rest = readme.partition(START)
-    _, _, tail = rest.partition(END)
-    return f"{head}{START}\n{table()}\n{END}{tail}"
+    return replace(replace(readme, CONFIG, table()), HELP, help_text())
 
 
 def main() -> int:
@@ -68,7 +89,7 @@ def main() -> int:
     fresh = render(current)
     if "--check" in sys.argv:
         if fresh != current:
-            print("README.md config reference is stale: run python scripts/config_reference.py", file=sys.stderr)
+            print("README.md's config or --help reference is stale: run python scripts/readme_reference.py", file=sys.stderr)
             return 1
         return 0
     path.write_text(fresh)

@@ -1,0 +1,65 @@
+"""The driver's progress display: rank 0's messages through a real Board actor, the live line on a terminal."""
+from __future__ import annotations
+
+import io
+import time
+
+import ray
+
+from pretrain.progress import Display, board_name, live_line
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_live_line_shows_step_bar_and_numbers_within_the_width():
+    state = {"step": 30, "total": 120, "loss": 4.21349, "val": 4.5, "tok_s": 14_100, "eta": 95}
+    line = live_line(state, 120)
+    assert line.startswith("step 30/120 ") and len(line) < 120
+    assert " 25% | loss 4.213 | val 4.500 | 14.1k tok/s | ETA 1m35s" in line
+    bar = line.split()[2]
+    assert len(bar) == 30 and bar.count("━") == 7 and set(bar) == {"━", "─"}
+    assert "━" in live_line(state, 80)  # room for a bar on a classic terminal
+    assert len(live_line(state, 50)) == 49  # a narrow one cuts the line; the bar goes first
+    assert "━" not in live_line(state, 50) and "─" not in live_line(state, 50)
+    assert live_line({"step": 0, "total": 5}, 80).startswith("step 0/5 ")
+
+
+def test_on_a_terminal_messages_are_lines_and_the_live_line_redraws_under_them(ray_local):
+    name = board_name()
+    term = Terminal()
+    with Display(name, stream=term, every=0.05):
+        ray.get(say_and_step.remote(name))
+    out = term.getvalue()
+    lines = out.split("\n")
+    assert lines[0].endswith("[pretrain] TensorBoard logs: /x")
+    assert "[pretrain] step 3/3 | val loss 1.500" in out
+    # the last thing drawn is the live line at 3/3, cleared and redrawn in place, then a newline at the end
+    assert out.count("\r\x1b[K") >= 2  # redrawn in place
+    last = out.rstrip("\n").split("\n")[-1].rsplit("\r\x1b[K", 1)[-1]
+    assert last.startswith("step 3/3 ") and "100% | loss 2.000" in last and out.endswith("\n")
+
+
+def test_without_a_terminal_only_the_messages_are_printed(ray_local):
+    name = board_name()
+    plain = io.StringIO()
+    with Display(name, stream=plain, every=0.05):
+        ray.get(say_and_step.remote(name))
+    assert plain.getvalue() == "[pretrain] TensorBoard logs: /x\n[pretrain] step 3/3 | val loss 1.500\n"
+    assert name not in ray.util.list_named_actors()  # the board is gone
+
+
+@ray.remote(num_cpus=0)
+def say_and_step(name: str) -> None:
+    """What the training loop's rank 0 does: attach to the driver's board, say and step."""
+    from pretrain import progress
+
+    progress.attach(name)
+    progress.say("[pretrain] TensorBoard logs: /x")
+    for s in range(1, 4):
+        progress.step(step=s, total=3, loss=5.0 - s, tok_s=1000.0, eta=3 - s)
+        time.sleep(0.2)  # several polls of the display
+    progress.say("[pretrain] step 3/3 | val loss 1.500")
+    progress.flush()
