@@ -112,11 +112,14 @@ class Display:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self.poll()
+        try:
+            self.poll()
+            ray.kill(self.board)
+        except ray.exceptions.RayError:  # Ray went down with the run: keep the run's own error in front
+            pass
         if self._drawn:
             self.stream.write("\n")
             self.stream.flush()
-        ray.kill(self.board)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
