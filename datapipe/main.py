@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -99,15 +100,19 @@ def sample_sources(cfg: DatapipeConfig) -> DatapipeConfig:
 
 def start_ray(verbose: bool = False) -> None:
     """Join the cluster in RAY_ADDRESS, or start a local Ray; Ray's and Ray Data's INFO logs
-    (dataset plans, "execution finished") only when verbose."""
-    import logging
-
+    (dataset plans, "execution finished") on the console only when verbose."""
     import ray
 
-    level = "INFO" if verbose else "WARNING"
     if not ray.is_initialized():
-        ray.init(logging_level=level)
-    logging.getLogger("ray.data").setLevel(level)
+        ray.init(logging_level="INFO" if verbose else "WARNING")
+    if "RAY_DATA_LOGGING_CONFIG" not in os.environ:
+        # Ray Data re-applies its logging config at every dataset execution, so setting a level
+        # once does not last. Its console handler's level lives in the default config dict it
+        # re-reads (the file log, ray-data.log, keeps INFO and DEBUG).
+        from ray.data._internal import logging as data_logging
+
+        data_logging.DEFAULT_CONFIG["handlers"]["console"]["level"] = "INFO" if verbose else "WARNING"
+        data_logging.configure_logging()
 
 
 def run(cfg: DatapipeConfig, overwrite: bool = False, resume: bool = False, verbose: bool = False) -> tuple[dict, str]:

@@ -40,10 +40,11 @@ def test_existing_output_is_refused_without_overwrite(tmp_path):
     assert result.returncode == 2 and "already exists; pass --overwrite" in result.stderr
 
 
-def test_sample_corpus_every_door_accounted(ray_local, tmp_path, monkeypatch, capsys):
+def test_sample_corpus_every_door_accounted(ray_local, tmp_path, monkeypatch, capfd):
     monkeypatch.chdir(tmp_path)  # the sample corpus and default output go under the cwd
     assert main(["--set", "sample_docs=400", "--set", "tokenize.vocab_size=1000"]) == 0
-    printed = capsys.readouterr().out
+    printed, err = capfd.readouterr()
+    assert "Starting execution of Dataset" not in printed + err  # Ray Data's INFO lines only with --verbose
     out = tmp_path / "outputs" / "datapipe"
     assert f"datapipe finished → {out}" in printed
     stats = json.loads((out / "stats.json").read_text())
@@ -64,4 +65,7 @@ def test_sample_corpus_every_door_accounted(ray_local, tmp_path, monkeypatch, ca
         == stats["tokens"]
     # A second run into the same folder is refused; --overwrite replaces it.
     assert main(["--set", "sample_docs=400"]) == 2
-    assert "already exists" in capsys.readouterr().err
+    assert "already exists" in capfd.readouterr().err
+    # --verbose brings Ray Data's INFO lines back
+    assert main(["--set", "sample_docs=400", "--set", "tokenize.vocab_size=1000", "--overwrite", "--verbose"]) == 0
+    assert "Starting execution of Dataset" in "".join(capfd.readouterr())
