@@ -120,7 +120,7 @@ class RunConfig:
     storage_path: str = "outputs/pretrain"
     """Where Ray stores checkpoints and results: a local folder (shared on multi-node) or s3://, gs://."""
     tensorboard_dir: str = ""
-    """TensorBoard log folder (local); empty is <storage_path>/<name>/tensorboard for local storage."""
+    """TensorBoard log folder (local); empty is <storage_path>/<name>/tensorboard for local storage, outputs/tensorboard/<name> with s3:// or gs:// storage (copied to <storage_path>/<name>/tensorboard at each checkpoint)."""
     max_failures: int = 0
     """Worker failures Ray Train recovers from by restarting from the last checkpoint."""
     verbose: bool = False

@@ -267,7 +267,8 @@ def mfu(tokens_per_s: float, mcfg: GPTConfig, on_gpu: bool, world: int) -> float
 def train_func(config: dict) -> None:
     """Ray Train worker entry. config = {"cfg": PretrainConfig as dict, "manifest": the shards'
     manifest, "tokenizer_json", "per_rank": shard mode, "val": validation blocks,
-    "tensorboard_dir", "trace_dir", "resume_from": a checkpoint folder or None}."""
+    "tensorboard_dir", "tensorboard_mirror": remote storage's copy of it or None, "trace_dir",
+    "resume_from": a checkpoint folder or None}."""
     import ray.train
     import ray.train.torch
 
@@ -333,6 +334,9 @@ def train_func(config: dict) -> None:
         if (step > start and step % cfg.train.checkpoint_every == 0) or last_step:
             if not config["per_rank"]:
                 state["files_done"] = files_consumed(last_file)
+            if writer and config.get("tensorboard_mirror"):
+                writer.flush()
+                copy_tree(config["tensorboard_dir"], config["tensorboard_mirror"])
             crash = step == cfg.train.debug_crash_in_save_at_step and trace.first_crash()
             ray.train.report(metrics, checkpoint=save_checkpoint(engine, state, config, rank, generator, crash),
                              delete_local_checkpoint_after_upload=True)
@@ -363,6 +367,17 @@ def train_func(config: dict) -> None:
     if writer:
         writer.close()
     flush()  # the last messages reach the driver before fit() returns
+
+
+def copy_tree(src: str, dst: str) -> None:
+    """Copy a folder's files between a local path and a URI (s3://, gs://, file://), either way."""
+    import pyarrow.fs as pafs
+
+    from datapipe import io
+
+    a, b = io.resolve(src), io.resolve(dst)
+    io.makedirs(b)
+    pafs.copy_files(a.path, b.path, source_filesystem=a.fs, destination_filesystem=b.fs)
 
 
 @contextlib.contextmanager

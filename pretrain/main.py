@@ -126,6 +126,12 @@ def tensorboard_dir(cfg: PretrainConfig) -> str:
     return os.path.join(storage_path(cfg), cfg.run.name, "tensorboard")
 
 
+def tensorboard_mirror(cfg: PretrainConfig) -> str | None:
+    """With remote storage (s3://, gs://), where rank 0 copies its event files at every
+    checkpoint: <storage_path>/<name>/tensorboard. None when the storage is a local folder."""
+    return f"{cfg.run.storage_path.rstrip('/')}/{cfg.run.name}/tensorboard" if "://" in cfg.run.storage_path else None
+
+
 def run_dir(cfg: PretrainConfig) -> str:
     return os.path.join(storage_path(cfg), cfg.run.name)
 
@@ -201,7 +207,8 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | N
         print(f"[pretrain] resuming from {latest}", flush=True)
     loop_config = {"cfg": to_dict(cfg), "manifest": {k: v for k, v in manifest.items() if k != "config"},
                    "tokenizer_json": tokenizer, "per_rank": per_rank, "live_position": live_position(cfg),
-                   "tensorboard_dir": tensorboard_dir(cfg), "resume_from": explicit,
+                   "tensorboard_dir": tensorboard_dir(cfg), "tensorboard_mirror": tensorboard_mirror(cfg),
+                   "resume_from": explicit,
                    "universal": universal_checkpoint(explicit, cfg) if explicit else None,
                    "trace_dir": os.path.join(run_dir(cfg), "trace") if cfg.train.record_trace else None,
                    "val": val_blocks(cfg.data.shards, manifest, cfg.train.eval_blocks), "progress": progress}
@@ -291,12 +298,21 @@ def finish(cfg: PretrainConfig, result) -> None:
     facts = {"run": cfg.run.name, "result": done, "checkpoint": str(ckpt), "shards": cfg.data.shards,
              "TensorBoard": f"tensorboard --logdir {tensorboard_dir(cfg)}"}
     if ckpt and "://" not in ckpt:
-        with contextlib.redirect_stdout(sys.stdout if cfg.run.verbose else StringIO()):  # DeepSpeed's consolidation chatter
+        quiet = not cfg.run.verbose  # DeepSpeed's consolidation chatter and its "Loading checkpoint shards" bar
+        with contextlib.redirect_stdout(StringIO() if quiet else sys.stdout), \
+                contextlib.redirect_stderr(StringIO() if quiet else sys.stderr):
             facts["sample"] = sample_text(ckpt, cfg)
         print(f"[pretrain] sample: {facts['sample']!r}")
     local = "://" not in cfg.run.storage_path
     out = os.path.join(run_dir(cfg) if local else os.path.join("outputs", "report", cfg.run.name), "report")
     shards = cfg.data.shards.removeprefix("file://")
-    report = write_report(out, tensorboard_dir(cfg), None if "://" in shards else shards, facts)
+    events = tensorboard_dir(cfg)
+    if tensorboard_mirror(cfg):  # rank 0 may have run on another node: read its events from the storage
+        from pretrain.loop import copy_tree
+
+        events = os.path.join(out, "events")
+        copy_tree(tensorboard_mirror(cfg), events)
+        facts["TensorBoard"] += f" (a copy: {tensorboard_mirror(cfg)})"
+    report = write_report(out, events, None if "://" in shards else shards, facts)
     print(f"[pretrain] report: {report}")
-    print(f"[pretrain] TensorBoard: tensorboard --logdir {tensorboard_dir(cfg)}")
+    print(f"[pretrain] TensorBoard: {facts['TensorBoard']}")

@@ -47,13 +47,19 @@ def shards(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(ray_local, tmp_path_factory, shards):
-    """stage → (run folder, config, result): each ZeRO stage trained once for the module."""
+    """stage → (run folder, config, result): each ZeRO stage trained once for the module.
+    ZeRO-1 stores its run under a file:// URI, as with s3:// storage: its TensorBoard events are
+    written to a local folder and copied to <storage>/<name>/tensorboard at each checkpoint, so
+    the assertions below read that copy."""
     done = {}
 
     def train(stage: int):
         if stage not in done:
             tmp = tmp_path_factory.mktemp(f"zero{stage}")
-            cfg = tiny_config(tmp, shards, deepspeed={"zero_stage": stage}, run={"name": f"zero{stage}"})
+            run = {"name": f"zero{stage}"}
+            if stage == 1:
+                run |= {"storage_path": f"file://{tmp}/runs", "tensorboard_dir": str(tmp / "tb-local")}
+            cfg = tiny_config(tmp, shards, deepspeed={"zero_stage": stage}, run=run)
             done[stage] = (tmp / "runs" / f"zero{stage}", cfg, build_trainer(cfg).fit())
         return done[stage]
     return train
@@ -79,6 +85,8 @@ def test_loss_falls_for_every_zero_stage(trained, stage):
     names = set(os.listdir(ckpts[-1])) | set(os.listdir(os.path.join(ckpts[-1], "engine")))
     assert {"state.json", "config.json", "tokenizer.json"} <= names
     assert len([n for n in names if "optim_states" in n]) == 2  # one optimizer shard per rank
+    if stage == 1:  # the copy in the storage is the local folder's
+        assert os.listdir(run / "tensorboard") == os.listdir(run.parent.parent / "tb-local")
     # the workers' local copies are gone once Ray has the checkpoint
     assert not glob.glob(os.path.join(tempfile.gettempdir(), f"ckpt-zero{stage}-*"))
 
