@@ -35,6 +35,9 @@ class Board:
     def say(self, line: str) -> None:
         self.lines.append(line)
 
+    def ping(self) -> None:
+        """Answered after every call sent before it (calls from one process run in order)."""
+
     def take(self) -> tuple[dict | None, list[str]]:
         lines, self.lines = self.lines, []
         return self.state, lines
@@ -64,7 +67,7 @@ def step(**state) -> None:
 def flush() -> None:
     """Wait until the board has everything sent so far (calls from one process arrive in order)."""
     if _board is not None:
-        ray.get(_board.step.remote({}))
+        ray.get(_board.ping.remote())
 
 
 def live_line(state: dict, width: int) -> str:
@@ -130,7 +133,7 @@ class Display:
 
     def poll(self) -> None:
         state, lines = ray.get(self.board.take.remote())
-        redraw = self.live and state is not None and (lines or state != self._last)
+        redraw = self.live and state is not None and "step" in state and (lines or state != self._last)
         if not lines and not redraw:
             return
         out = ("\r\x1b[K" if self._drawn else "") + "".join(line + "\n" for line in lines)
