@@ -12,6 +12,8 @@ RAYPRETRAIN_DATA_NODES=1 on every node (docker `--env`), which the job drivers i
 (Ray 2.60's VM autoscaler does not publish its node types to the cluster: the GCS cluster config
 that `ray._private.state.state.get_cluster_config()` reads stays empty, so there is nothing to ask.)
 `RAYPRETRAIN_DATA_NODES=0` turns the data-node placement off; likewise RAYPRETRAIN_STABLE_NODES.
+RAYPRETRAIN_GPU_NODES=1 (also set by cluster.yaml) makes `scaling.use_gpu: auto` train on GPUs
+while the autoscaler has no GPU node up yet.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import os
 DATA_RESOURCE = "data_node"
 STABLE_RESOURCE = "stable_node"
 SLIVER = 0.001  # enough to pin placement; thousands of tasks fit on one node
-ENV = {DATA_RESOURCE: "RAYPRETRAIN_DATA_NODES", STABLE_RESOURCE: "RAYPRETRAIN_STABLE_NODES"}
+ENV = {DATA_RESOURCE: "RAYPRETRAIN_DATA_NODES", STABLE_RESOURCE: "RAYPRETRAIN_STABLE_NODES", "GPU": "RAYPRETRAIN_GPU_NODES"}
 
 
 def _has(resource: str) -> bool:
@@ -40,3 +42,8 @@ def data_resources() -> dict[str, float]:
 def trial_driver_resources() -> dict[str, float]:
     """Extra Ray resources for a Tune trial driver (it must not sit on a spot node)."""
     return {STABLE_RESOURCE: SLIVER} if _has(STABLE_RESOURCE) else {}
+
+
+def gpus_available() -> bool:
+    """Whether `scaling.use_gpu: auto` means GPUs: the cluster has them, or can start them."""
+    return _has("GPU")

@@ -106,7 +106,7 @@ class ScalingConfig:
     num_workers: int = 2
     """Ray Train workers, one DeepSpeed rank each."""
     use_gpu: Literal["auto", "yes", "no"] = "auto"
-    """Train on GPUs (NCCL) or CPUs (gloo); auto uses GPUs when the cluster has them."""
+    """Train on GPUs (NCCL) or CPUs (gloo); auto uses GPUs when the cluster has them or RAYPRETRAIN_GPU_NODES=1 says it can start them."""
     cpus_per_worker: float = 1.0
     """CPUs each worker reserves (fractions let Tune trials share a small machine)."""
     resources_per_worker: dict[str, float] = field(default_factory=dict)

@@ -195,7 +195,9 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | N
 
     manifest = load_manifest(cfg.data.shards)
     model_config(cfg, manifest)  # fail now, on the driver, if the shape does not fit the data
-    use_gpu = cfg.scaling.use_gpu == "yes" or (cfg.scaling.use_gpu == "auto" and ray.cluster_resources().get("GPU", 0) > 0)
+    from cluster.placement import gpus_available
+
+    use_gpu = cfg.scaling.use_gpu == "yes" or (cfg.scaling.use_gpu == "auto" and gpus_available())
     reserved, cpus = cfg.scaling.num_workers * cfg.scaling.cpus_per_worker, ray.cluster_resources().get("CPU", 0)
     if reserved > cpus - 0.5 and not ray.cluster_resources().get("GPU", 0) and "RAY_ADDRESS" not in os.environ:
         raise ConfigError(f"scaling: {cfg.scaling.num_workers} workers × {cfg.scaling.cpus_per_worker} CPUs leave "

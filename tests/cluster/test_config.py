@@ -70,11 +70,11 @@ def is_spot(cloud: str, node_type: dict) -> bool:
 
 
 @pytest.mark.parametrize("cloud", CONFIGS)
-def test_every_node_tells_placement_that_data_nodes_exist(cloud):
-    """An autoscaling cluster with zero data workers has no data_node resource yet; the env var is
-    what makes cluster/placement.py ask for one (see its docstring)."""
+def test_every_node_tells_placement_that_data_and_gpu_nodes_exist(cloud):
+    """An autoscaling cluster with zero data (GPU) workers has no data_node (GPU) resource yet; the
+    env vars are what make cluster/placement.py ask for one (see its docstring)."""
     options = load(cloud)["docker"]["run_options"]
-    assert f"--env {ENV[DATA_RESOURCE]}=1" in options
+    assert f"--env {ENV[DATA_RESOURCE]}=1" in options and f"--env {ENV['GPU']}=1" in options
     assert "--env RAY_AUTH_MODE=token" in options
 
 

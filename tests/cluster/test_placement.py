@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cluster.placement import DATA_RESOURCE, SLIVER, STABLE_RESOURCE, data_resources, trial_driver_resources
+from cluster.placement import (DATA_RESOURCE, SLIVER, STABLE_RESOURCE, data_resources, gpus_available,
+                               trial_driver_resources)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -14,8 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 def test_a_plain_local_ray_places_anywhere(ray_local, monkeypatch):
     monkeypatch.delenv("RAYPRETRAIN_DATA_NODES", raising=False)
     monkeypatch.delenv("RAYPRETRAIN_STABLE_NODES", raising=False)
+    monkeypatch.delenv("RAYPRETRAIN_GPU_NODES", raising=False)
     assert DATA_RESOURCE not in ray_local.cluster_resources()
-    assert data_resources() == {} and trial_driver_resources() == {}
+    assert data_resources() == {} and trial_driver_resources() == {} and not gpus_available()
 
 
 def test_the_environment_declares_nodes_the_autoscaler_can_start(ray_local, monkeypatch):
@@ -24,6 +26,8 @@ def test_the_environment_declares_nodes_the_autoscaler_can_start(ray_local, monk
     assert data_resources() == {DATA_RESOURCE: SLIVER} and trial_driver_resources() == {STABLE_RESOURCE: SLIVER}
     monkeypatch.setenv("RAYPRETRAIN_DATA_NODES", "0")
     assert data_resources() == {}
+    monkeypatch.setenv("RAYPRETRAIN_GPU_NODES", "1")
+    assert gpus_available()  # scaling.use_gpu: auto then asks for GPUs, which the autoscaler starts
 
 
 def test_without_ray_only_the_environment_counts():
