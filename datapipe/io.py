@@ -104,6 +104,13 @@ def remove_tree(loc: Location) -> None:
         loc.fs.delete_dir(loc.path)
 
 
+def copy_tree(src: str, dst: str) -> None:
+    """Copy a folder's files between a local path and a URI (s3://, gs://, file://), either way."""
+    a, b = resolve(src), resolve(dst)
+    makedirs(b)
+    pafs.copy_files(a.path, b.path, source_filesystem=a.fs, destination_filesystem=b.fs)
+
+
 def list_files(loc: Location, suffix: str = "") -> list[Location]:
     """Final (non-hidden) files below `loc` ending in `suffix`, sorted."""
     if not exists(loc):

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import random
-import sys
 import tempfile
 import time
 from typing import NamedTuple
@@ -27,11 +26,12 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from datapipe import io
 from datapipe.typedconfig import from_dict
 from pretrain.checkpoint import TAG
 from pretrain.config import PretrainConfig
 from pretrain.model import GPT, GPTConfig, flops_per_token, mlm_mask
-from pretrain.progress import attach, clock, flush, say
+from pretrain.progress import attach, clock, flush, no_stdout_prints, quiet_libraries, say
 from pretrain.progress import step as show_step
 
 IGNORE = -100
@@ -336,7 +336,7 @@ def train_func(config: dict) -> None:
                 state["files_done"] = files_consumed(last_file)
             if writer and config.get("tensorboard_mirror"):
                 writer.flush()
-                copy_tree(config["tensorboard_dir"], config["tensorboard_mirror"])
+                io.copy_tree(config["tensorboard_dir"], config["tensorboard_mirror"])
             crash = step == cfg.train.debug_crash_in_save_at_step and trace.first_crash()
             ray.train.report(metrics, checkpoint=save_checkpoint(engine, state, config, rank, generator, crash),
                              delete_local_checkpoint_after_upload=True)
@@ -367,52 +367,6 @@ def train_func(config: dict) -> None:
     if writer:
         writer.close()
     flush()  # the last messages reach the driver before fit() returns
-
-
-def copy_tree(src: str, dst: str) -> None:
-    """Copy a folder's files between a local path and a URI (s3://, gs://, file://), either way."""
-    import pyarrow.fs as pafs
-
-    from datapipe import io
-
-    a, b = io.resolve(src), io.resolve(dst)
-    io.makedirs(b)
-    pafs.copy_files(a.path, b.path, source_filesystem=a.fs, destination_filesystem=b.fs)
-
-
-@contextlib.contextmanager
-def no_stdout_prints():
-    """Drop library print()s to stdout for a while (Ray Train routes print() through its logger,
-    so contextlib.redirect_stdout alone would not catch them); stderr prints still show."""
-    import builtins
-
-    saved = builtins.print
-
-    def print_(*args, file=None, **kwargs):
-        if file not in (None, sys.stdout):
-            saved(*args, file=file, **kwargs)
-
-    builtins.print = print_
-    try:
-        yield
-    finally:
-        builtins.print = saved
-
-
-def quiet_libraries() -> None:
-    """In a worker: only warnings from DeepSpeed and Ray Data, and no library deprecation notices."""
-    import logging
-    import warnings
-
-    from ray.train.v2._internal.execution import context
-
-    # context.py logs "Reporting training result …" at INFO under a logger named by its file path
-    for name in ("DeepSpeed", "ray.data", "ray.train", context.__file__):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    # "Progress bars disabled": we turned them off on purpose (the driver shows training progress)
-    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
-    for category in (FutureWarning, DeprecationWarning, UserWarning):
-        warnings.filterwarnings("ignore", category=category)
 
 
 def _written_before(checkpoint, resume_from: str | None) -> bool:
@@ -450,8 +404,6 @@ def _set_live_position(position: str, files_done: int, rank: int) -> None:
     """Live mode: tell the stream's read tasks how many leading input files to skip, before
     any rank starts reading (see datapipe/live.py)."""
     import torch.distributed as dist
-
-    from datapipe import io
 
     if rank == 0:
         io.write_json(io.resolve(position), {"files_done": files_done})

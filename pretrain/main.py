@@ -310,10 +310,10 @@ def finish(cfg: PretrainConfig, result) -> None:
     shards = cfg.data.shards.removeprefix("file://")
     events = tensorboard_dir(cfg)
     if tensorboard_mirror(cfg):  # rank 0 may have run on another node: read its events from the storage
-        from pretrain.loop import copy_tree
+        from datapipe import io
 
         events = os.path.join(out, "events")
-        copy_tree(tensorboard_mirror(cfg), events)
+        io.copy_tree(tensorboard_mirror(cfg), events)
         facts["TensorBoard"] += f" (a copy: {tensorboard_mirror(cfg)})"
     report = write_report(out, events, None if "://" in shards else shards, facts)
     print(f"[pretrain] report: {report}")

@@ -8,9 +8,11 @@ prints each message as a line and, on a terminal, redraws the live line under th
 
 Without a terminal (`ray job logs`, CI, a pipe) there is no live line, only the messages. Without a
 board (a Tune trial's workers) `say` writes to the worker's stdout, which Ray forwards.
+`quiet_libraries` and `no_stdout_prints` keep library chatter off that console in the workers.
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import threading
@@ -143,3 +145,38 @@ class Display:
             self._drawn, self._last = True, state
         self.stream.write(out)
         self.stream.flush()
+
+
+@contextlib.contextmanager
+def no_stdout_prints():
+    """Drop library print()s to stdout for a while (Ray Train routes print() through its logger,
+    so contextlib.redirect_stdout alone would not catch them); stderr prints still show."""
+    import builtins
+
+    saved = builtins.print
+
+    def print_(*args, file=None, **kwargs):
+        if file not in (None, sys.stdout):
+            saved(*args, file=file, **kwargs)
+
+    builtins.print = print_
+    try:
+        yield
+    finally:
+        builtins.print = saved
+
+
+def quiet_libraries() -> None:
+    """In a worker: only warnings from DeepSpeed and Ray Data, and no library deprecation notices."""
+    import logging
+    import warnings
+
+    from ray.train.v2._internal.execution import context
+
+    # context.py logs "Reporting training result …" at INFO under a logger named by its file path
+    for name in ("DeepSpeed", "ray.data", "ray.train", context.__file__):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # "Progress bars disabled": we turned them off on purpose (the driver shows training progress)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category)
