@@ -38,6 +38,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+NODE_PORTS = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",
+              "metrics-export-port", "node-manager-port", "object-manager-port")
+"""Ports every node opens; picked free so that several clusters can share the machine."""
+
+
 def _ports(*names: str) -> list[str]:
     return [f"--{name}={free_port()}" for name in names]
 
@@ -100,8 +105,7 @@ class LocalCluster:
         args = ["--head", f"--node-ip-address={ip}", f"--port={port}", f"--temp-dir={self.temp_dir}",
                 f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}", "--object-store-memory=100000000",
                 "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}",
-                *_ports("ray-client-server-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
-                        "runtime-env-agent-port", "metrics-export-port", "node-manager-port", "object-manager-port")]
+                *_ports("ray-client-server-port", *NODE_PORTS)]
         if resources:
             args.append(f"--resources={json.dumps(resources)}")
         env = None
@@ -123,8 +127,7 @@ class LocalCluster:
         alive = len(self.nodes())
         args = [f"--address={self.address}", "--node-ip-address=127.0.0.1", f"--num-cpus={num_cpus}",
                 f"--num-gpus={num_gpus}", "--object-store-memory=100000000",
-                *_ports("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",
-                        "metrics-export-port", "node-manager-port", "object-manager-port")]
+                *_ports(*NODE_PORTS)]
         if resources:
             args.append(f"--resources={json.dumps(resources)}")
         self._start(f"node{len(self.procs)}", args)

@@ -357,12 +357,11 @@ def train_func(config: dict) -> None:
             window[k] += v
         window["grad_norm"] = grad_norm
         if rank == 0:
+            eta = (time.perf_counter() - run_start) / (step + 1 - start) * (total - step - 1)
             show_step(step=step + 1, total=total, loss=window["loss"] / window["steps"],
-                      tok_s=cfg.train.global_batch_tokens / dt,
-                      eta=(time.perf_counter() - run_start) / (step + 1 - start) * (total - step - 1))
+                      tok_s=cfg.train.global_batch_tokens / dt, eta=eta)
         if (step + 1) % cfg.train.log_every == 0 and rank == 0:
-            log_progress(writer, window, step + 1, total, engine, cfg, mcfg, on_gpu, world,
-                         time.perf_counter() - run_start, start)
+            log_progress(writer, window, step + 1, total, engine, cfg, mcfg, on_gpu, world, eta)
             window = {"time": 0.0, "wait": 0.0, "steps": 0, "loss": 0.0}
     if writer:
         writer.close()
@@ -448,11 +447,10 @@ class Trace:
         return True
 
 
-def log_progress(writer, window, step, total, engine, cfg, mcfg, on_gpu, world, elapsed, start) -> None:
+def log_progress(writer, window, step, total, engine, cfg, mcfg, on_gpu, world, eta) -> None:
     n = window["steps"]
     tok_s = n * cfg.train.global_batch_tokens / window["time"]
     wait_frac = window["wait"] / window["time"]
-    eta = elapsed / max(step - start, 1) * (total - step)
     lr = engine.get_lr()[0]
     scalars = {"train/loss": window["loss"] / n, "train/lr": lr, "train/grad_norm": window["grad_norm"],
                "perf/tokens_per_s": tok_s, "perf/step_time_s": window["time"] / n, "perf/data_wait_fraction": wait_frac}

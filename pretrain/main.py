@@ -129,7 +129,7 @@ def tensorboard_dir(cfg: PretrainConfig) -> str:
 def tensorboard_mirror(cfg: PretrainConfig) -> str | None:
     """With remote storage (s3://, gs://), where rank 0 copies its event files at every
     checkpoint: <storage_path>/<name>/tensorboard. None when the storage is a local folder."""
-    return f"{cfg.run.storage_path.rstrip('/')}/{cfg.run.name}/tensorboard" if "://" in cfg.run.storage_path else None
+    return f"{run_dir(cfg)}/tensorboard" if "://" in cfg.run.storage_path else None
 
 
 def run_dir(cfg: PretrainConfig) -> str:
@@ -308,13 +308,13 @@ def finish(cfg: PretrainConfig, result) -> None:
     local = "://" not in cfg.run.storage_path
     out = os.path.join(run_dir(cfg) if local else os.path.join("outputs", "report", cfg.run.name), "report")
     shards = cfg.data.shards.removeprefix("file://")
-    events = tensorboard_dir(cfg)
-    if tensorboard_mirror(cfg):  # rank 0 may have run on another node: read its events from the storage
+    events, mirror = tensorboard_dir(cfg), tensorboard_mirror(cfg)
+    if mirror:  # rank 0 may have run on another node: read its events from the storage
         from datapipe import io
 
         events = os.path.join(out, "events")
-        io.copy_tree(tensorboard_mirror(cfg), events)
-        facts["TensorBoard"] += f" (a copy: {tensorboard_mirror(cfg)})"
+        io.copy_tree(mirror, events)
+        facts["TensorBoard"] += f" (a copy: {mirror})"
     report = write_report(out, events, None if "://" in shards else shards, facts)
     print(f"[pretrain] report: {report}")
     print(f"[pretrain] TensorBoard: {facts['TensorBoard']}")
