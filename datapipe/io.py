@@ -121,14 +121,108 @@ def list_files(loc: Location, suffix: str = "") -> list[Location]:
             and not posixpath.basename(i.path).startswith(".")]
 
 
+TMP_PREFIX = ".tmp-"
+"""Hidden temporary names start with this; `sweep_tmp` removes stale ones."""
+
+
 def write_bytes(loc: Location, data: bytes) -> None:
-    """Write atomically: to a hidden temp name in the same folder, then move into place."""
+    """Write atomically: to a hidden temp name in the same folder, then move into place.
+    On a local filesystem the file is fsynced before the rename and the folder after it, so a
+    completion marker or manifest.json that exists after a crash also has its bytes on disk."""
     parent = posixpath.dirname(loc.path)
     loc.fs.create_dir(parent, recursive=True)
-    tmp = posixpath.join(parent, f".tmp-{uuid.uuid4().hex}-{posixpath.basename(loc.path)}")
+    tmp = posixpath.join(parent, f"{TMP_PREFIX}{uuid.uuid4().hex}-{posixpath.basename(loc.path)}")
+    if isinstance(loc.fs, pafs.LocalFileSystem):
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, loc.path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        _fsync_dir(parent)
+        return
     with loc.fs.open_output_stream(tmp) as f:
         f.write(data)
     loc.fs.move(tmp, loc.path)
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sweep_tmp(loc: Location, older_than_s: float = 0.0) -> int:
+    """Remove hidden `.tmp-*` files a crashed writer left below `loc` (local folders only;
+    object stores have no partial files: an upload that never finished leaves nothing).
+    Returns how many were removed."""
+    if not isinstance(loc.fs, pafs.LocalFileSystem) or not os.path.isdir(loc.path):
+        return 0
+    import time
+
+    removed, now = 0, time.time()
+    for d, _, names in os.walk(loc.path):
+        for name in names:
+            p = os.path.join(d, name)
+            if name.startswith(TMP_PREFIX) and now - os.path.getmtime(p) >= older_than_s:
+                os.remove(p)
+                removed += 1
+    return removed
+
+
+def _comparable(uri: str) -> str:
+    """A form two names of one place share: the resolved local path (symlinks followed, file://
+    stripped), or scheme://bucket/path for an object store (no filesystem is contacted)."""
+    if uri.startswith("file://"):
+        uri = uri[len("file://"):]
+    if "://" in uri:
+        scheme, path = uri.split("://", 1)
+        return f"{scheme.lower()}://{posixpath.normpath('/' + path).strip('/')}"
+    return os.path.realpath(uri)
+
+
+def _inside(a: str, b: str) -> bool:
+    """a equals b or lies below it."""
+    return a == b or a.startswith(b.rstrip("/") + "/")
+
+
+def refuse_overlap(output: str, inputs: list[str], what: str = "output") -> None:
+    """ConfigError if the output folder equals, contains or lies inside any input (local paths
+    compared after resolving symlinks; URIs by scheme and path prefix). A glob input is compared
+    by the folder above its first wildcard."""
+    from datapipe.typedconfig import ConfigError
+
+    out = _comparable(output)
+    for item in inputs:
+        parts = item.split("/")
+        depth = next((i for i, p in enumerate(parts) if any(c in p for c in _GLOB_CHARS)), len(parts))
+        base = _comparable("/".join(parts[:depth]) or ".")
+        if _inside(base, out) or _inside(out, base):
+            raise ConfigError(f"{what} {output} overlaps the input {item}; choose a folder outside every input "
+                              "(nothing was written or removed)")
+
+
+def check_replaceable(loc: Location, markers: tuple[str, ...], what: str) -> None:
+    """ConfigError unless `loc` is missing, an empty folder, or a folder one of our jobs wrote
+    (it holds one of `markers`, relative paths). Called before anything deletes or replaces it."""
+    from datapipe.typedconfig import ConfigError
+
+    info = loc.fs.get_file_info(loc.path)
+    if info.type == pafs.FileType.NotFound:
+        return
+    if info.type != pafs.FileType.Directory:
+        raise ConfigError(f"{what} {loc.uri} is a file, not a folder; refusing to replace it")
+    if not loc.fs.get_file_info(pafs.FileSelector(loc.path, recursive=False)):
+        return
+    if any(exists(loc.join(*m.split("/"))) for m in markers):
+        return
+    raise ConfigError(f"{what} {loc.uri} holds files that no earlier run of ours wrote (none of "
+                      f"{', '.join(markers)}); refusing to delete them: choose another folder or empty it yourself")
 
 
 def write_json(loc: Location, obj: Any) -> None:
@@ -164,5 +258,5 @@ def read_npy(loc: Location) -> np.ndarray:
 
 __all__ = [
     "Location", "resolve", "expand", "size", "exists", "makedirs", "remove_tree", "list_files",
-    "write_bytes", "write_json", "read_json", "write_parquet", "read_parquet", "write_npy", "read_npy",
+    "write_bytes", "sweep_tmp", "refuse_overlap", "check_replaceable", "write_json", "read_json", "write_parquet", "read_parquet", "write_npy", "read_npy",
 ]
