@@ -74,15 +74,25 @@ def check_paths(cfg: DatapipeConfig) -> None:
             raise ConfigError(f"{key}: file not found: {path}")
 
 
-def prepare_output(uri: str, overwrite: bool, resume: bool = False) -> io.Location:
+OUTPUT_MARKERS = ("manifest.json", "_work/run.json")
+"""A folder holding one of these was written by datapipe, so --overwrite may replace it."""
+
+
+def prepare_output(cfg: DatapipeConfig, overwrite: bool, resume: bool = False) -> io.Location:
+    """The output folder, checked before anything is touched: never one that overlaps an input,
+    and --overwrite only replaces an empty folder or an earlier datapipe output."""
+    uri = cfg.output
     out = io.resolve(uri)
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite contradict each other; pass one")
+    io.refuse_overlap(uri, [p for s in cfg.sources for p in s.paths], "--output")
     if io.exists(out) and io.list_files(out) and not resume:
         if not overwrite:
             raise ConfigError(f"output {uri} already exists; pass --overwrite to replace it or choose another --output")
+        io.check_replaceable(out, OUTPUT_MARKERS, "--overwrite: output")
         io.remove_tree(out)
     io.makedirs(out)
+    io.sweep_tmp(out)  # hidden .tmp-* files a crashed run left (a --resume run reuses the folder)
     return out
 
 
@@ -122,7 +132,7 @@ def run(cfg: DatapipeConfig, overwrite: bool = False, resume: bool = False, verb
         cfg = sample_sources(cfg)
     inputs = resolve_inputs(cfg)
     check_paths(cfg)
-    out = prepare_output(cfg.output, overwrite, resume)
+    out = prepare_output(cfg, overwrite, resume)
 
     from datapipe import pipeline
 

@@ -77,3 +77,33 @@ def test_ray_datas_info_lines_show_only_when_verbose(ray_local, capfd):
         ray.data.range(4).materialize()
         assert ("Starting execution of Dataset" in "".join(capfd.readouterr())) == verbose
     start_ray(False)
+
+
+def _corpus(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "a.jsonl").write_text('{"text": "x"}\n')
+    return folder
+
+
+@pytest.mark.parametrize("layout", ["same", "output_contains_input", "output_inside_input", "symlink"])
+def test_overwrite_never_touches_the_input(layout, tmp_path, capfd):
+    # Before this check, `--input corpusA --output corpusA --overwrite` emptied corpusA.
+    raw = _corpus(tmp_path / "proj" / "raw")
+    output = {"same": raw, "output_contains_input": tmp_path / "proj",
+              "output_inside_input": raw / "out", "symlink": tmp_path / "link"}[layout]
+    if layout == "symlink":
+        output.symlink_to(raw)
+    assert main(["--input", str(raw), "--output", str(output), "--overwrite"]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "overlaps the input" in err
+    assert (raw / "a.jsonl").read_text() == '{"text": "x"}\n'
+
+
+def test_overwrite_refuses_a_folder_datapipe_did_not_write(tmp_path, capfd):
+    src = _corpus(tmp_path / "in")
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    assert main(["--input", str(src), "--output", str(out), "--overwrite"]) == 2
+    assert "refusing to delete" in capfd.readouterr().err
+    assert (out / "thesis.tex").read_text() == "years of work"
