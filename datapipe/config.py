@@ -2,8 +2,23 @@
 debug-friendly tokenizer/packing setup; `configs/datapipe/*.yaml` hold presets."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
+
+from datapipe.typedconfig import Range, RangeError, at_least, check_ranges, fraction, positive
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A name that becomes one folder (a source, a run, a sweep): no '/', never '.' or '..'."""
+SAMPLE_MIN_DOCS = 20
+"""The generated sample corpus plants every kind of document; it needs at least this many (datapipe.sample.MIN_DOCS)."""
+
+
+def check_name(key: str, value: str) -> None:
+    """RangeError unless `value` is a plain folder name (NAME_RE)."""
+    if not NAME_RE.fullmatch(value):
+        raise RangeError(f"{key}: {value!r} must be a plain name of letters, digits, '.', '_' or '-' "
+                         "(it becomes a folder; no '/' or '..')")
 
 
 @dataclass(frozen=True)
@@ -21,6 +36,12 @@ class SourceConfig:
     id_field: str = "id"
     """Field holding a document id; records without one get '<path>:<row>'."""
 
+    def __post_init__(self) -> None:
+        check_name("name", self.name)
+        for key in ("text_field", "id_field"):
+            if not getattr(self, key):
+                raise RangeError(f"{key}: must not be empty")
+
 
 @dataclass(frozen=True)
 class ReadConfig:
@@ -32,6 +53,10 @@ class ReadConfig:
     """Records whose share of NUL characters exceeds this are rejected as binary_content."""
     task_target_bytes: int = 128 * 2**20
     """Input files are grouped into read tasks of about this many (compressed) bytes."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"max_doc_bytes": at_least(1), "raw_prefix_bytes": at_least(0),
+                            "max_nul_fraction": fraction(), "task_target_bytes": at_least(1)})
 
 
 @dataclass(frozen=True)
@@ -71,6 +96,15 @@ class GopherQualityConfig:
     stop_words: tuple[str, ...] = ("the", "be", "to", "of", "and", "that", "have", "with")
     """The stop words counted for min_stop_words."""
 
+    def __post_init__(self) -> None:
+        check_ranges(self, {"min_doc_words": at_least(0), "max_doc_words": at_least(1),
+                            "min_avg_word_length": at_least(0), "max_avg_word_length": positive(),
+                            "max_symbol_word_ratio": at_least(0), "max_bullet_lines_ratio": fraction(),
+                            "max_ellipsis_lines_ratio": fraction(), "min_alpha_words_ratio": fraction(),
+                            "min_stop_words": at_least(0)})
+        if self.min_doc_words > self.max_doc_words or self.min_avg_word_length > self.max_avg_word_length:
+            raise RangeError("min_doc_words/min_avg_word_length: a minimum is above its maximum")
+
 
 @dataclass(frozen=True)
 class GopherRepetitionConfig:
@@ -88,6 +122,13 @@ class GopherRepetitionConfig:
     """Max character share of the most frequent word n-gram, for n = 2, 3, 4."""
     dup_ngram_fracs: tuple[float, ...] = (0.15, 0.14, 0.13, 0.12, 0.11, 0.10)
     """Max character share of duplicated word n-grams, for n = 5 ... 10."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"dup_line_frac": fraction(), "dup_para_frac": fraction(), "dup_line_char_frac": fraction(),
+                            "dup_para_char_frac": fraction(), "top_ngram_fracs": fraction(),
+                            "dup_ngram_fracs": fraction()})
+        if len(self.top_ngram_fracs) > 3 or len(self.dup_ngram_fracs) > 6:
+            raise RangeError("top_ngram_fracs/dup_ngram_fracs: at most 3 values (n = 2..4) and 6 values (n = 5..10)")
 
 
 @dataclass(frozen=True)
@@ -111,6 +152,10 @@ class C4Config:
     min_num_sentences: int = 5
     """Drop documents with fewer sentences after line removal."""
 
+    def __post_init__(self) -> None:
+        check_ranges(self, {"min_words_per_line": at_least(0), "max_word_length": at_least(1),
+                            "min_num_sentences": at_least(0)})
+
 
 @dataclass(frozen=True)
 class FineWebConfig:
@@ -129,6 +174,11 @@ class FineWebConfig:
     new_line_ratio: float = 0.3
     """Drop documents where newlines per word exceed this."""
 
+    def __post_init__(self) -> None:
+        check_ranges(self, {"line_punct_thr": fraction(), "short_line_thr": fraction(),
+                            "short_line_length": at_least(0), "char_duplicates_ratio": fraction(),
+                            "new_line_ratio": at_least(0)})
+
 
 @dataclass(frozen=True)
 class LangIdConfig:
@@ -140,6 +190,9 @@ class LangIdConfig:
     """Drop documents whose top-language probability is below this."""
     fasttext_model: str | None = None
     """Optional path to a fastText lid.176.bin to use instead (needs the fasttext package)."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"min_score": fraction()})
 
 
 @dataclass(frozen=True)
@@ -203,6 +256,15 @@ class NearDedupConfig:
                              false_positive_weight=1.0 - self.false_negative_weight,
                              false_negative_weight=self.false_negative_weight)
 
+    def __post_init__(self) -> None:
+        check_ranges(self, {"ngram": Range(1, 1000), "num_perm": Range(2, 8192), "seed": Range(0, 2**32 - 1),
+                            "threshold": fraction(lo_open=True, hi_open=True),
+                            "false_negative_weight": fraction(lo_open=True, hi_open=True),
+                            "bands": at_least(0), "rows": at_least(0), "max_shingles": at_least(1),
+                            "partitions": at_least(0), "index_shards": at_least(1)})
+        if bool(self.bands) != bool(self.rows) or self.bands * self.rows > self.num_perm:
+            raise RangeError("bands/rows: give both (bands × rows ≤ num_perm) or neither")
+
 
 @dataclass(frozen=True)
 class DedupConfig:
@@ -214,6 +276,9 @@ class DedupConfig:
     """Hash buckets for the dedup shuffle (each bucket is one task's memory); 0 picks from input size."""
     bucket_target_bytes: int = 256 * 2**20
     """With num_buckets=0: aim for about this much text per bucket."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"num_buckets": Range(0, 1_000_000), "bucket_target_bytes": at_least(1)})
 
 
 @dataclass(frozen=True)
@@ -233,6 +298,12 @@ class TokenizeConfig:
     batch_size: int = 512
     """Documents per encode_batch call."""
 
+    def __post_init__(self) -> None:
+        check_ranges(self, {"vocab_size": Range(300, 2**31), "train_docs": at_least(1),
+                            "min_frequency": at_least(0), "batch_size": at_least(1)})
+        if not self.eos_token or not self.pad_token or self.eos_token == self.pad_token:
+            raise RangeError("eos_token/pad_token: two different, non-empty tokens")
+
 
 @dataclass(frozen=True)
 class PackConfig:
@@ -242,6 +313,10 @@ class PackConfig:
     """Share of documents (chosen by a seeded hash of doc_id) that go to validation."""
     seed: int = 0
     """Seed of the train/validation split."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"seq_len": Range(8, 2**20), "val_fraction": fraction(hi_open=True),
+                            "seed": at_least(0)})
 
 
 @dataclass(frozen=True)
@@ -268,24 +343,12 @@ class DatapipeConfig:
     """Keep the intermediate _work/ folder after a successful run."""
 
     def __post_init__(self) -> None:
-        from datapipe.typedconfig import ConfigError
-
         names = [s.name for s in self.sources]
         if len(set(names)) != len(names):
-            raise ConfigError(f"sources: duplicate source name in {names}")
+            raise RangeError(f"sources: duplicate source name in {names}")
         for s in self.sources:
             if not s.paths:
-                raise ConfigError(f"sources.{s.name}.paths: no input paths given")
-        if not 0.0 <= self.pack.val_fraction < 1.0:
-            raise ConfigError("pack.val_fraction: must be in [0, 1)")
-        if self.pack.seq_len < 8:
-            raise ConfigError("pack.seq_len: must be at least 8")
-        near = self.dedup.near
-        if bool(near.bands) != bool(near.rows) or near.bands * near.rows > near.num_perm:
-            raise ConfigError("dedup.near.bands/rows: give both (bands × rows ≤ num_perm) or neither")
-        if not 0.0 < near.false_negative_weight < 1.0:
-            raise ConfigError("dedup.near.false_negative_weight: must be in (0, 1)")
-        if not 0.0 < near.threshold < 1.0:
-            raise ConfigError("dedup.near.threshold: must be in (0, 1)")
-        if self.tokenize.vocab_size < 300:
-            raise ConfigError("tokenize.vocab_size: must be at least 300 (256 bytes + specials)")
+                raise RangeError(f"sources.{s.name}.paths: no input paths given")
+        if not self.output:
+            raise RangeError("output: must not be empty")
+        check_ranges(self, {"sample_docs": at_least(SAMPLE_MIN_DOCS), "actor_num_cpus": at_least(0)})

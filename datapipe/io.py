@@ -39,7 +39,12 @@ class Location:
 def resolve(uri: str) -> Location:
     """A Location for a local path or URI (no globbing)."""
     if "://" in uri:
-        fs, path = pafs.FileSystem.from_uri(uri)
+        try:
+            fs, path = pafs.FileSystem.from_uri(uri)
+        except (ValueError, OSError, NotImplementedError, pa.ArrowException) as e:
+            from datapipe.typedconfig import ConfigError
+
+            raise ConfigError(f"{uri}: not a path or URI that can be opened ({str(e).splitlines()[0]})") from None
         return Location(fs, path, uri)
     path = os.path.abspath(uri)
     return Location(pafs.LocalFileSystem(), path, path)
@@ -77,7 +82,12 @@ def _glob_regex(pattern: str) -> re.Pattern:
     out = re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*")
     out = out.replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
     out = re.sub(r"\\\[(.*?)\\\]", lambda m: "[" + m.group(1).replace("\\", "") + "]", out)
-    return re.compile(out + r"\Z")
+    try:
+        return re.compile(out + r"\Z")
+    except re.error as e:
+        from datapipe.typedconfig import ConfigError
+
+        raise ConfigError(f"{pattern}: not a valid glob ({e})") from None
 
 
 def _child(parent: Location, path: str) -> Location:

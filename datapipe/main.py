@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run into the same output: finished tasks are not redone")
     p.add_argument("--verbose", action="store_true", help="show Ray's and Ray Data's INFO logs")
+    p.add_argument("--check", action="store_true",
+                   help="check the config, the inputs and the output folder, print 'config OK' and stop; starts nothing")
     return p.parse_args(argv)
 
 
@@ -59,7 +61,10 @@ def resolve_inputs(cfg: DatapipeConfig) -> list[tuple[io.Location, str]]:
     files = []
     for source in cfg.sources:
         for pattern in source.paths:
-            found = io.expand(pattern)
+            try:
+                found = io.expand(pattern)
+            except OSError as e:  # an object store that cannot be reached or listed
+                raise ConfigError(f"input {pattern}: cannot be listed ({str(e).splitlines()[0]})") from None
             if not found:
                 raise ConfigError(f"input not found: {pattern} (source {source.name})")
             files += [(loc, source.name) for loc in found]
@@ -78,22 +83,39 @@ OUTPUT_MARKERS = ("manifest.json", "_work/run.json")
 """A folder holding one of these was written by datapipe, so --overwrite may replace it."""
 
 
-def prepare_output(cfg: DatapipeConfig, overwrite: bool, resume: bool = False) -> io.Location:
-    """The output folder, checked before anything is touched: never one that overlaps an input,
-    and --overwrite only replaces an empty folder or an earlier datapipe output."""
-    uri = cfg.output
-    out = io.resolve(uri)
+def check_output(cfg: DatapipeConfig, overwrite: bool, resume: bool = False) -> io.Location:
+    """The output folder, checked without touching it: never one that overlaps an input, and
+    --overwrite only replaces an empty folder or an earlier datapipe output."""
+    out = io.resolve(cfg.output)
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite contradict each other; pass one")
-    io.refuse_overlap(uri, [p for s in cfg.sources for p in s.paths], "--output")
+    io.refuse_overlap(cfg.output, [p for s in cfg.sources for p in s.paths], "--output")
     if io.exists(out) and io.list_files(out) and not resume:
         if not overwrite:
-            raise ConfigError(f"output {uri} already exists; pass --overwrite to replace it or choose another --output")
+            raise ConfigError(f"output {cfg.output} already exists; pass --overwrite to replace it "
+                              "or choose another --output")
         io.check_replaceable(out, OUTPUT_MARKERS, "--overwrite: output")
+    return out
+
+
+def prepare_output(cfg: DatapipeConfig, overwrite: bool, resume: bool = False) -> io.Location:
+    """check_output, then make the folder ready: an earlier output removed with --overwrite,
+    hidden .tmp-* files a crashed run left swept away."""
+    out = check_output(cfg, overwrite, resume)
+    if overwrite and io.exists(out):
         io.remove_tree(out)
     io.makedirs(out)
-    io.sweep_tmp(out)  # hidden .tmp-* files a crashed run left (a --resume run reuses the folder)
+    io.sweep_tmp(out)
     return out
+
+
+def check(cfg: DatapipeConfig, overwrite: bool = False, resume: bool = False) -> list[tuple[io.Location, str]]:
+    """Everything that can be checked before work starts: the inputs (the sample corpus counts as
+    present), files the config names, and the output folder. Returns the input files."""
+    inputs = resolve_inputs(cfg) if cfg.sources else []
+    check_paths(cfg)
+    check_output(cfg, overwrite, resume)
+    return inputs
 
 
 def sample_sources(cfg: DatapipeConfig) -> DatapipeConfig:
@@ -128,10 +150,10 @@ def start_ray(verbose: bool = False) -> None:
 def run(cfg: DatapipeConfig, overwrite: bool = False, resume: bool = False, verbose: bool = False) -> tuple[dict, str]:
     """(stats, output URI): run the pipeline for a loaded config, on the Ray in RAY_ADDRESS or a
     local one started here. Bad input raises ConfigError before anything runs."""
+    check(cfg, overwrite, resume)
     if not cfg.sources:
         cfg = sample_sources(cfg)
     inputs = resolve_inputs(cfg)
-    check_paths(cfg)
     out = prepare_output(cfg, overwrite, resume)
 
     from datapipe import pipeline
@@ -143,7 +165,12 @@ def run(cfg: DatapipeConfig, overwrite: bool = False, resume: bool = False, verb
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        stats, uri = run(build_config(args), args.overwrite, args.resume, args.verbose)
+        cfg = build_config(args)
+        if args.check:
+            check(cfg, args.overwrite, args.resume)
+            print("config OK")
+            return 0
+        stats, uri = run(cfg, args.overwrite, args.resume, args.verbose)
     except ConfigError as e:  # a bad config or path, or e.g. a tokenizer.json without our special tokens
         print(f"datapipe: error: {e}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ import inspect
 import textwrap
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
@@ -22,6 +23,67 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A config problem a user can fix; main() prints it on one line and exits 2."""
+
+
+class RangeError(ConfigError):
+    """A field's value outside its allowed range; `from_dict` prefixes the field's dotted path."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a number may take: lo/hi bounds, each closed unless `*_open`. NaN is never allowed."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def allows(self, v: float) -> bool:
+        if v != v:  # NaN
+            return False
+        if self.lo is not None and not (v > self.lo if self.lo_open else v >= self.lo):
+            return False
+        return self.hi is None or (v < self.hi if self.hi_open else v <= self.hi)
+
+    def __str__(self) -> str:
+        lo, hi = _num(self.lo), _num(self.hi)
+        if self.hi is None:
+            return f"{'>' if self.lo_open else '>='} {lo}"
+        if self.lo is None:
+            return f"{'<' if self.hi_open else '<='} {hi}"
+        return f"in {'(' if self.lo_open else '['}{lo}, {hi}{')' if self.hi_open else ']'}"
+
+
+def _num(v: float | None) -> str:
+    if v is None:
+        return ""
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def at_least(lo: float) -> Range:
+    return Range(lo=lo)
+
+
+def positive() -> Range:
+    return Range(lo=0, lo_open=True)
+
+
+def fraction(lo_open: bool = False, hi_open: bool = False) -> Range:
+    """A share in [0, 1] (either end open on request)."""
+    return Range(0.0, 1.0, lo_open, hi_open)
+
+
+def check_ranges(obj: Any, ranges: dict[str, Range]) -> None:
+    """RangeError naming the first field of `obj` (a number, or each number of a tuple or dict)
+    outside its Range. Called from a config dataclass's __post_init__."""
+    for name, rng in ranges.items():
+        value = getattr(obj, name)
+        items = value.items() if isinstance(value, dict) else (
+            ((f"[{i}]", v) for i, v in enumerate(value)) if isinstance(value, (tuple, list)) else [("", value)])
+        for suffix, v in items:
+            if not rng.allows(v):
+                key = f"{name}.{suffix}" if isinstance(value, dict) else f"{name}{suffix}"
+                raise RangeError(f"{key}: {v!r} is out of range; allowed: {rng}")
 
 
 def load(cls: type[T], path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> T:
@@ -77,6 +139,8 @@ def from_dict(cls: type[T], data: Any, where: str = "") -> T:
         return cls(**kwargs)
     except TypeError as e:  # a required field was left out
         raise ConfigError(f"{where or cls.__name__}: {e}") from None
+    except RangeError as e:  # a nested section's field: name it by its whole dotted path
+        raise ConfigError(_join(where, str(e)) if where else str(e)) from None
     except ConfigError:
         raise
     except ValueError as e:  # __post_init__ validation of a class that cannot import ConfigError

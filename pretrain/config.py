@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from datapipe.config import DatapipeConfig
-from datapipe.typedconfig import ConfigError
+from datapipe.config import DatapipeConfig, check_name
+from datapipe.typedconfig import ConfigError, Range, RangeError, at_least, check_ranges, fraction, positive
 from pretrain.model import GPTConfig
 
 
@@ -34,6 +34,11 @@ class DataConfig:
     live_tokenizer: str = ""
     """Live mode: tokenizer.json to encode with; empty takes the one in `shards` (or the sample's)."""
 
+    def __post_init__(self) -> None:
+        check_ranges(self, {"seed": at_least(0), "prefetch_batches": at_least(0), "weights": at_least(0)})
+        if self.weights and not sum(self.weights.values()):
+            raise RangeError("weights: not all 0")
+
 
 @dataclass(frozen=True)
 class OptimConfig:
@@ -53,6 +58,11 @@ class OptimConfig:
     """AdamW epsilon."""
     grad_clip: float = 1.0
     """Clip the global gradient norm to this (0 disables)."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"lr": Range(0, 10, lo_open=True), "min_lr_ratio": fraction(), "warmup_steps": at_least(0),
+                            "weight_decay": at_least(0), "beta1": fraction(hi_open=True),
+                            "beta2": fraction(hi_open=True), "eps": positive(), "grad_clip": at_least(0)})
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,14 @@ class TrainConfig:
     debug_crash_in_save_at_step: int = -1
     """Debug (tests): every rank dies in the middle of the checkpoint save at this step, once."""
 
+    def __post_init__(self) -> None:
+        check_ranges(self, {"mlm_prob": fraction(lo_open=True, hi_open=True), "max_steps": at_least(1),
+                            "max_tokens": at_least(0), "global_batch_tokens": at_least(1),
+                            "micro_batch_size": at_least(1), "eval_every": at_least(1), "eval_blocks": at_least(1),
+                            "checkpoint_every": at_least(1), "keep_checkpoints": at_least(1),
+                            "log_every": at_least(1), "seed": Range(0, 2**63 - 1),
+                            "debug_crash_in_save_at_step": at_least(-1)})
+
 
 @dataclass(frozen=True)
 class DeepSpeedConfig:
@@ -100,6 +118,9 @@ class DeepSpeedConfig:
     config_file: str = ""
     """A raw DeepSpeed JSON file merged on top of the generated config (expert knobs)."""
 
+    def __post_init__(self) -> None:
+        check_ranges(self, {"zero_stage": Range(0, 3)})
+
 
 @dataclass(frozen=True)
 class ScalingConfig:
@@ -111,6 +132,10 @@ class ScalingConfig:
     """CPUs each worker reserves (fractions let Tune trials share a small machine)."""
     resources_per_worker: dict[str, float] = field(default_factory=dict)
     """Extra Ray resources each worker asks for, e.g. {train_node: 1} or {"accelerator_type:A100": 0.001}: pins workers to the nodes that have them."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"num_workers": Range(1, 100_000), "cpus_per_worker": at_least(0),
+                            "resources_per_worker": at_least(0)})
 
 
 @dataclass(frozen=True)
@@ -126,6 +151,12 @@ class RunConfig:
     verbose: bool = False
     """Show Ray Train's, Ray Data's and DeepSpeed's INFO logs and library warnings (--verbose); off: warnings and our progress only."""
 
+    def __post_init__(self) -> None:
+        check_name("name", self.name)
+        if not self.storage_path:
+            raise RangeError("storage_path: must not be empty")
+        check_ranges(self, {"max_failures": at_least(-1)})
+
 
 @dataclass(frozen=True)
 class SampleConfig:
@@ -137,6 +168,9 @@ class SampleConfig:
     """Sampling temperature (0 is greedy)."""
     top_k: int = 50
     """Sample among the k most likely tokens (0: all)."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"max_new_tokens": at_least(0), "temperature": at_least(0), "top_k": at_least(0)})
 
 
 @dataclass(frozen=True)
@@ -160,27 +194,14 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         t, n = self.train, self.scaling.num_workers
-        if n < 1:
-            raise ConfigError("scaling.num_workers: must be at least 1")
-        if self.deepspeed.zero_stage not in (0, 1, 2, 3):
-            raise ConfigError(f"deepspeed.zero_stage: {self.deepspeed.zero_stage} is not 0, 1, 2 or 3")
         if self.deepspeed.offload_params and self.deepspeed.zero_stage != 3:
             raise ConfigError("deepspeed.offload_params: needs deepspeed.zero_stage=3")
         if self.deepspeed.offload_optimizer and self.deepspeed.zero_stage == 0:
             raise ConfigError("deepspeed.offload_optimizer: needs deepspeed.zero_stage >= 1")
         per_step = self.model.seq_len * t.micro_batch_size * n
-        if t.global_batch_tokens <= 0 or t.global_batch_tokens % per_step:
+        if t.global_batch_tokens % per_step:
             raise ConfigError(f"train.global_batch_tokens: {t.global_batch_tokens} is not a positive multiple of "
                               f"seq_len × micro_batch_size × num_workers = {per_step}")
-        if t.max_steps < 1:
-            raise ConfigError("train.max_steps: must be at least 1")
-        for name in ("eval_every", "checkpoint_every", "log_every", "keep_checkpoints", "micro_batch_size"):
-            if getattr(t, name) < 1:
-                raise ConfigError(f"train.{name}: must be at least 1")
-        if not 0.0 < t.mlm_prob < 1.0:
-            raise ConfigError("train.mlm_prob: must be in (0, 1)")
-        if any(w < 0 for w in self.data.weights.values()) or (self.data.weights and not sum(self.data.weights.values())):
-            raise ConfigError("data.weights: weights must be >= 0 and not all 0")
 
     # Derived values (litgpt style: methods, not stored fields).
     def seqs_per_step(self) -> int:

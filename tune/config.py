@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from datapipe.typedconfig import ConfigError
+from datapipe.config import check_name
+from datapipe.typedconfig import ConfigError, Range, at_least, check_ranges
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class SchedulerConfig:
     """ASHA: steps a trial runs before it can be stopped; 0 means the base config's train.eval_every."""
     reduction_factor: float = 3.0
     """ASHA: at each rung (grace_period × factor^k steps) only the best 1/factor of trials continue."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"grace_period": at_least(0), "reduction_factor": Range(1, 100, lo_open=True)})
 
 
 @dataclass(frozen=True)
@@ -64,18 +68,11 @@ class TuneConfig:
     """CPUs each trial's driver (the function that runs the TorchTrainer) reserves; it only waits on its workers."""
 
     def __post_init__(self) -> None:
-        if not self.name or "/" in self.name:
-            raise ConfigError(f"name: {self.name!r} must be a non-empty name without '/'")
-        if self.trials < 1:
-            raise ConfigError("trials: must be at least 1")
-        if self.max_concurrent < 0:
-            raise ConfigError("max_concurrent: must be >= 0 (0 derives it from the cluster)")
-        if self.driver_cpus < 0:
-            raise ConfigError("driver_cpus: must be >= 0")
-        if self.scheduler.grace_period < 0:
-            raise ConfigError("scheduler.grace_period: must be >= 0")
-        if self.scheduler.reduction_factor <= 1:
-            raise ConfigError("scheduler.reduction_factor: must be above 1")
+        check_name("name", self.name)
+        if not self.storage_path:
+            raise ConfigError("storage_path: must not be empty")
+        check_ranges(self, {"trials": Range(1, 100_000), "max_concurrent": at_least(0), "driver_cpus": at_least(0),
+                            "seed": Range(0, 2**32 - 1)})
         if self.scheduler.kind == "pbt":
             raise ConfigError("scheduler.kind: pbt does not work with Ray Train trials in Ray 2.60 "
                               "(TuneReportCallback reports no Tune checkpoint to exploit); use asha or fifo")
