@@ -62,3 +62,20 @@ def test_validation_blocks_and_unigram_entropy(tmp_path):
     val = val_blocks(str(tmp_path), manifest, 20)
     assert val.shape == (20, 33) and val.dtype == np.int64
     assert np.log(90) < unigram_entropy(str(tmp_path), manifest) <= np.log(97) + 1e-6
+
+
+def test_a_ranks_dataset_runs_no_ndarray_to_block_task(ray_local, tmp_path):
+    # from_numpy ran one `ndarray_to_block` Ray task per block, and that task's worker aborted
+    # ("Mutex corrupt", SIGABRT) on the console in runs here; the positions are now built on
+    # the driver as blocks (ray.data.from_blocks), so no such task exists.
+    import ray
+
+    from pretrain.data import rank_dataset
+
+    manifest = write_shards(tmp_path, seq_len=16, train_blocks=64)
+    ds = rank_dataset(str(tmp_path), manifest, {}, seed=0, rank=1, world=2, start=4, count=40, batch_size=4)
+    pos = [int(p) for batch in ds.iter_batches(batch_size=None) for p in batch["pos"]]
+    assert pos == [4 + 2 * i + 1 for i in range(40)]
+    names = {e.get("name", "") for e in ray.timeline()}  # task events from the GCS (no dashboard here)
+    assert "task:execute" in names  # the events are there: the BlockReader ran
+    assert not any("ndarray_to_block" in n for n in names), sorted(names)
