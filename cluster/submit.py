@@ -6,9 +6,9 @@
     python -m cluster.submit tune --no-wait --config configs/tune/lr.yaml
 
 A thin layer over `ray job submit`: it ships this folder as the job's working_dir (without data,
-outputs, checkpoints, virtualenvs or .git), sets a few environment variables, points the job's
-outputs at one storage URI, and prints the equivalent plain `ray job submit` command before
-running it. Every argument it does not know goes to the job unchanged.
+outputs, checkpoints, virtualenvs, .git, or credentials: .env*, *.pem, *.key, .aws/, .ssh/, SSH keys),
+sets a few environment variables, points the job's outputs at one storage URI, and prints the
+equivalent plain `ray job submit` command before running it. Every argument it does not know goes to the job unchanged.
 
 Storage (`--storage URI`, or RAYPRETRAIN_STORAGE) is set once and mapped onto each job's own
 options, unless the job arguments already set them:
@@ -28,9 +28,13 @@ import time
 
 JOBS = {"data": "datapipe", "pretrain": "pretrain", "tune": "tune"}
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"  # where `ray dashboard cluster.yaml` forwards the job API
+SECRETS = [".env", ".env.*", "*.pem", "*.key", ".aws/", ".ssh/", "id_rsa*", "id_ed25519*", "id_ecdsa*"]
+"""Credentials a working copy may hold (at any depth): never shipped to the cluster, whatever .gitignore says
+(RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1 makes Ray ignore it). cluster.yaml's rsync_exclude lists them too."""
 EXCLUDES = [".git", ".venv", "venv", "/outputs", "/data", "/runs", "**/__pycache__", "*.egg-info", ".pytest_cache",
-            ".benchmarks", "*.npy", "*.pt", "*.safetensors", "*.bin", "*.zst", "*.gz", "*.parquet"]
-"""Never uploaded with the code: the working_dir is capped at a few hundred MiB and re-sent per job."""
+            ".benchmarks", "*.npy", "*.pt", "*.safetensors", "*.bin", "*.zst", "*.gz", "*.parquet", *SECRETS]
+"""Never uploaded with the code: the working_dir is capped at a few hundred MiB and re-sent per job, and
+secrets stay on this machine."""
 ENV_VARS = {"PYTHONUNBUFFERED": "1",                # job logs stream line by line
             "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}  # progress bars are noise in `ray job logs`
 

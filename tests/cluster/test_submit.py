@@ -1,20 +1,33 @@
-"""cluster.submit builds `ray job submit` arguments: pure functions, no Ray."""
+"""cluster.submit builds `ray job submit` arguments: pure functions, no Ray (but Ray's own packaging code
+zips a working_dir with the excludes, as `ray job submit` does)."""
 from __future__ import annotations
 
 import json
 import shlex
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from cluster.submit import build_submission, native_command, storage_args
+from cluster.submit import SECRETS, build_submission, native_command, storage_args
 from datapipe.main import build_config, parse_args
 from datapipe.typedconfig import load
 from pretrain.config import PretrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def ray_package(working_dir: Path, excludes: list[str], zip_path: Path) -> set[str]:
+    """The names in the zip Ray uploads for `working_dir`, built by the function JobSubmissionClient calls
+    (ray.dashboard.modules.dashboard_sdk), with .gitignore files ignored as RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1
+    does. Ray's private API: the only one this file uses."""
+    from ray._private.runtime_env.packaging import create_package
+
+    create_package(str(working_dir), zip_path, include_gitignore=False, include_parent_dir=False, excludes=excludes)
+    with zipfile.ZipFile(zip_path) as z:
+        return set(z.namelist())
 
 
 def job_argv(entrypoint: str) -> tuple[str, list[str]]:
@@ -38,6 +51,28 @@ def test_runtime_env_ships_code_not_data():
     assert env["env_vars"]["PYTHONUNBUFFERED"] == "1"
     _, env = build_submission("data", [], env_vars={"HF_HOME": "/tmp/hf"})
     assert env["env_vars"]["HF_HOME"] == "/tmp/hf" and env["env_vars"]["PYTHONUNBUFFERED"] == "1"
+
+
+SECRET_FILES = [".env", ".env.production", "deploy.pem", "tls/server.key", ".aws/credentials", ".aws/config",
+                ".ssh/id_ed25519", "id_rsa", "id_rsa.pub", "sub/pkg/.env", "sub/pkg/id_ecdsa", "sub/.aws/credentials"]
+CODE_FILES = ["cluster/submit.py", "keys.py", "env.py", "sub/pkg/mod.py", "docs/aws.md", "pem.txt", "key/notes.txt"]
+
+
+def test_the_working_dir_package_ships_no_credentials(tmp_path):
+    """Ray's own zip of a working copy holding credentials, with our excludes: code goes, secrets stay."""
+    src = tmp_path / "src"
+    for name in SECRET_FILES + CODE_FILES:
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text("x")
+    (src / ".gitignore").write_text(".env\n*.pem\n")  # ignored here: the excludes alone must hold
+    _, env = build_submission("data", [], working_dir=str(src))
+    shipped = ray_package(src, env["excludes"], tmp_path / "pkg.zip")
+    files = {n for n in shipped if not n.endswith("/")}
+    assert files == set(CODE_FILES) | {".gitignore"}, files
+    assert not any(n.startswith((".aws", ".ssh", "sub/.aws")) for n in shipped), shipped  # not even empty folders
+    # and without the secret patterns, Ray would have shipped every one of them
+    everything = ray_package(src, [e for e in env["excludes"] if e not in SECRETS], tmp_path / "all.zip")
+    assert set(SECRET_FILES) <= everything
 
 
 def test_storage_maps_onto_each_jobs_own_options():
