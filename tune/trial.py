@@ -62,6 +62,14 @@ class FreeWhenStopped(WorkerGroupCallback):
         reaper.remote(ray.get_runtime_context().current_actor, pg).watch.remote()
 
 
+def owner_dead(error: BaseException | None) -> bool:
+    """Whether a ping of the trial's controller that ended with `error` (None: it answered) proves the
+    controller dead. Only ActorDiedError does. ActorUnavailableError is a RayActorError too, but
+    transient (a network blip, a busy or restarting node): the actor may answer the next ping, and
+    its trial's placement group must stay. A timeout or any other error proves nothing either."""
+    return isinstance(error, ray.exceptions.ActorDiedError)
+
+
 class Reaper:
     """A detached actor: removes placement group `pg` once `controller` is dead, then exits."""
 
@@ -74,9 +82,10 @@ class Reaper:
         while True:
             try:
                 ray.get(self.controller.__ray_ready__.remote(), timeout=30)
-            except ray.exceptions.GetTimeoutError:
-                pass
-            except ray.exceptions.RayActorError:
+                error = None
+            except Exception as e:  # noqa: BLE001 (owner_dead decides; anything else means ask again)
+                error = e
+            if owner_dead(error):
                 break
             time.sleep(0.5)
         try:
