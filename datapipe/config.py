@@ -307,8 +307,9 @@ class TokenizeConfig:
 
 @dataclass(frozen=True)
 class PackConfig:
-    seq_len: int = 512
-    """Training sequence length; blocks hold seq_len + 1 tokens (inputs and shifted targets)."""
+    seq_len: int = 256
+    """Training sequence length; blocks hold seq_len + 1 tokens (inputs and shifted targets). The default
+    agrees with pretrain's model.seq_len default, so the defaults train as they are."""
     val_fraction: float = 0.05
     """Share of documents (chosen by a seeded hash of doc_id) that go to validation."""
     seed: int = 0

@@ -23,7 +23,7 @@ SAMPLE_DIR = Path("outputs/sample")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m datapipe", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", help="YAML config (see configs/datapipe/)")
+    p.add_argument("--config", help="a YAML file, or the bare name of a shipped preset (sample, web; `raypretrain presets`)")
     p.add_argument("--input", action="append", default=[], metavar="[NAME=]PATH",
                    help="input path, glob or URI; NAME= puts it in a named source (repeatable)")
     p.add_argument("--output", help="output folder or URI (default: outputs/datapipe)")
@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace) -> DatapipeConfig:
-    cfg = load(DatapipeConfig, args.config, args.overrides)
+    cfg = load(DatapipeConfig, args.config, args.overrides, job="datapipe")
     if args.input:
         named = {s.name: s for s in cfg.sources}
         paths: dict[str, list[str]] = {}

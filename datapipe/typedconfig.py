@@ -86,13 +86,13 @@ def check_ranges(obj: Any, ranges: dict[str, Range]) -> None:
                 raise RangeError(f"{key}: {v!r} is out of range; allowed: {rng}")
 
 
-def load(cls: type[T], path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> T:
-    """Build `cls` from an optional YAML file plus `key.sub=value` overrides."""
+def load(cls: type[T], path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+         job: str | None = None) -> T:
+    """Build `cls` from an optional YAML file plus `key.sub=value` overrides. With `job`, `path`
+    may also be the bare name of one of that job's shipped presets (`debug`)."""
     data: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {path}")
+        p = preset_or_file(job, str(path))
         try:
             data = yaml.safe_load(p.read_text()) or {}
         except yaml.YAMLError as e:
@@ -102,6 +102,17 @@ def load(cls: type[T], path: str | Path | None = None, overrides: list[str] | tu
     for item in overrides:
         set_dotted(data, item)
     return from_dict(cls, data)
+
+
+def preset_or_file(job: str | None, name: str) -> Path:
+    """The YAML file `name` means: a file path, or (with `job`) a shipped preset's bare name."""
+    import configs
+
+    found = configs.find(job, name) if job else (Path(name) if Path(name).is_file() else None)
+    if found is None:
+        known = f" (presets: {', '.join(configs.presets(job))})" if job else ""
+        raise ConfigError(f"config file not found: {name}{known}")
+    return found
 
 
 def set_dotted(data: dict[str, Any], item: str) -> None:

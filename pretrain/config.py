@@ -203,6 +203,20 @@ class PretrainConfig:
             raise ConfigError(f"train.global_batch_tokens: {t.global_batch_tokens} is not a positive multiple of "
                               f"seq_len × micro_batch_size × num_workers = {per_step}")
 
+    def check_sample_data(self) -> None:
+        """With no data.shards the run builds its own shards from data.datapipe: their shape must
+        fit the model, checked here before any work (with shards, pretrain checks their manifest)."""
+        if self.data.shards:
+            return
+        pack, tok = self.data.datapipe.pack, self.data.datapipe.tokenize
+        if pack.seq_len != self.model.seq_len:
+            raise ConfigError(f"model.seq_len: {self.model.seq_len} but data.datapipe.pack.seq_len is {pack.seq_len}; "
+                              "set both to one value")
+        need = tok.vocab_size + (1 if self.train.objective == "mlm" else 0)
+        if self.model.vocab_size < need:
+            raise ConfigError(f"model.vocab_size: {self.model.vocab_size} is smaller than data.datapipe.tokenize."
+                              f"vocab_size {tok.vocab_size}{' + 1 mask token' if need > tok.vocab_size else ''}")
+
     # Derived values (litgpt style: methods, not stored fields).
     def seqs_per_step(self) -> int:
         """Sequences in one optimizer step over all workers."""
