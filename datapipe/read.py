@@ -4,12 +4,23 @@ Every physical record becomes exactly one row: status "ok" with its text, or sta
 "rejected" with a reason, an error detail and the first bytes of the raw record. Nothing
 is skipped silently and nothing crashes the run (Ray's stock read_json fails on a bad
 line, so we read raw lines and parse them here). Blank JSONL/text lines are not records.
+
+Memory is bounded by limits, never by the size of a file: a record over its limit is
+rejected as too_large while streaming, keeping only its first `raw_prefix_bytes`, so the
+reader holds at most the limit plus about one read chunk of it. The limits: a whole text
+file is read no further than `read.max_doc_bytes`; a text line may be max_doc_bytes + 1
+bytes (its text drops a CRLF's CR); a JSONL line `_JSON_LINE_FACTOR` times max_doc_bytes,
+because JSON escapes can make a line several times longer than the UTF-8 text it holds
+(\\uXXXX is 6 bytes for a 2-byte character), so a line within that is still parsed and its
+text judged as before. Parquet is columnar: pyarrow reads the text/id column chunks of one
+row group and we convert 4096 rows at a time, so memory there is bounded by the writer's
+row-group size and the largest single value (materialised whole before it is judged).
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -29,6 +40,10 @@ RECORD_SCHEMA = pa.schema([
 
 _JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 _COMPRESSED = (".gz", ".zst", ".zstd", ".bz2", ".lz4")
+_CHUNK = 1 << 20  # bytes per read from a (decompressed) stream
+# A JSONL line may be this many times read.max_doc_bytes before it is rejected unparsed: JSON's
+# \uXXXX escapes take up to 3x the UTF-8 bytes of real text, and other fields need room too.
+_JSON_LINE_FACTOR = 4
 
 
 def detect_format(path: str, fmt: str) -> str:
@@ -99,9 +114,9 @@ def read_file(loc: Location, source: SourceConfig, cfg: ReadConfig, batch_rows: 
         if fmt == "parquet":
             rows = _parquet_rows(loc, source)
         elif fmt == "jsonl" or source.text_unit == "line":
-            rows = _line_rows(loc, source, fmt)
+            rows = _line_rows(loc, source, fmt, cfg)
         else:
-            rows = _whole_file_row(loc)
+            rows = _whole_file_row(loc, cfg)
         for n, (doc_id, text, raw, reason, detail) in enumerate(rows, start=1):
             if reason is None:
                 out.ok(doc_id, text, raw)
@@ -125,22 +140,97 @@ def _open(loc: Location):
     return loc.fs.open_input_stream(loc.path, compression="detect")
 
 
-def _iter_lines(stream, chunk: int = 1 << 20) -> Iterator[bytes]:
-    buf = b""
+class Overlong(NamedTuple):
+    """A line longer than its limit: its first bytes and its whole length (newline excluded)."""
+
+    prefix: bytes
+    size: int
+
+
+class _Line:
+    """The line being gathered across chunks: its pieces while within the limit, then only
+    its first `keep` bytes, its length and whether it is all whitespace."""
+
+    def __init__(self, limit: int, keep: int):
+        self.limit, self.keep = limit, keep
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.prefix: bytes | None = None  # set once the line is over the limit
+        self.blank = True
+
+    def add(self, piece: bytes) -> None:
+        if not piece:
+            return
+        self.size += len(piece)
+        if self.prefix is None:
+            self.parts.append(piece)
+            if self.size > self.limit:  # stop keeping bytes; from here on only count them
+                self.blank = all(p.isspace() for p in self.parts)
+                self.prefix = _prefix(self.parts, self.keep)
+                self.parts = []
+            return
+        self.blank = self.blank and piece.isspace()
+        if len(self.prefix) < self.keep:
+            self.prefix += piece[: self.keep - len(self.prefix)]
+
+    def take(self) -> bytes | Overlong:
+        """The finished line, and start the next one."""
+        if self.prefix is None:
+            line: bytes | Overlong = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+        else:  # an all-whitespace line stays a blank line, which callers skip as before
+            line = b"" if self.blank else Overlong(self.prefix, self.size)
+        self.parts, self.size, self.prefix, self.blank = [], 0, None, True
+        return line
+
+
+def _overlong(piece: bytes, keep: int) -> bytes | Overlong:
+    return b"" if piece.isspace() else Overlong(piece[:keep], len(piece))
+
+
+def _prefix(parts: list[bytes], keep: int) -> bytes:
+    out: list[bytes] = []
+    for p in parts:
+        if keep <= 0:
+            break
+        out.append(p[:keep])
+        keep -= len(out[-1])
+    return b"".join(out)
+
+
+def iter_lines(stream, limit: int, keep: int, chunk: int = _CHUNK) -> Iterator[bytes | Overlong]:
+    """Every line of a byte stream, without its newline; one longer than `limit` bytes comes
+    as an Overlong holding only its first `keep` bytes. Memory: the limit plus about a chunk.
+
+    Lines are split out of each chunk at C speed; only a line that spans chunks is gathered
+    (a list of pieces joined once, so a long line is copied once, not once per chunk).
+    """
+    line = _Line(limit, keep)
     while data := stream.read(chunk):
-        lines = (buf + data).split(b"\n")
-        buf = lines.pop()
-        yield from lines
-    if buf:
-        yield buf
+        pieces = data.split(b"\n")
+        del data  # from here on only the pieces hold it (the same object when it has no newline)
+        line.add(pieces[0])
+        if len(pieces) > 1:
+            yield line.take()
+            for piece in pieces[1:-1]:
+                yield piece if len(piece) <= limit else _overlong(piece, keep)
+            line.add(pieces[-1])
+        del pieces  # let what the line did not keep go before the next read
+    if line.size:
+        yield line.take()
 
 
-def _line_rows(loc: Location, source: SourceConfig, fmt: str) -> Iterator[Row]:
+def _line_rows(loc: Location, source: SourceConfig, fmt: str, cfg: ReadConfig) -> Iterator[Row]:
+    # A CRLF line's text drops its \r, so a text line may be one byte over max_doc_bytes.
+    limit = cfg.max_doc_bytes * _JSON_LINE_FACTOR if fmt == "jsonl" else cfg.max_doc_bytes + 1
     with _open(loc) as stream:
-        for lineno, raw in enumerate(_iter_lines(stream), start=1):
+        for lineno, raw in enumerate(iter_lines(stream, limit, cfg.raw_prefix_bytes), start=1):
+            fallback_id = f"{loc.uri}:{lineno}"
+            if isinstance(raw, Overlong):
+                detail = f"line of {raw.size} bytes is over the {limit}-byte limit; not parsed"
+                yield fallback_id, None, raw.prefix, "too_large", detail
+                continue
             if not raw.strip():
                 continue
-            fallback_id = f"{loc.uri}:{lineno}"
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -173,9 +263,19 @@ def _json_row(line: str, raw: bytes, fallback_id: str, source: SourceConfig) -> 
     return doc_id, text, raw, None, ""
 
 
-def _whole_file_row(loc: Location) -> Iterator[Row]:
-    with _open(loc) as stream:
-        raw = stream.read()
+def _whole_file_row(loc: Location, cfg: ReadConfig) -> Iterator[Row]:
+    parts: list[bytes] = []
+    size = 0
+    with _open(loc) as stream:  # read no further than the limit: the file is one document
+        while size <= cfg.max_doc_bytes and (data := stream.read(_CHUNK)):
+            parts.append(data)
+            size += len(data)
+    if size > cfg.max_doc_bytes:
+        detail = f"file is over read.max_doc_bytes ({cfg.max_doc_bytes}); not read further"
+        yield loc.uri, None, _prefix(parts, cfg.raw_prefix_bytes), "too_large", detail
+        return
+    raw = parts[0] if len(parts) == 1 else b"".join(parts)
+    del parts
     try:
         yield loc.uri, raw.decode("utf-8"), raw[:4096], None, ""
     except UnicodeDecodeError as e:
