@@ -2,11 +2,14 @@
 
     raypretrain run                       the whole job on the sample corpus: datapipe → train → eval → sample → report
     raypretrain data --input 'crawl/*.jsonl.zst' --output outputs/web      python -m datapipe
-    raypretrain train --config configs/pretrain/124m.yaml --set data.shards=outputs/web    python -m pretrain
-    raypretrain tune --config configs/tune/debug.yaml                      python -m tune
+    raypretrain train --config 124m --set data.shards=outputs/web          python -m pretrain
+    raypretrain tune --config debug                                        python -m tune
     raypretrain generate CHECKPOINT --prompt "The"                         python -m pretrain.generate
     raypretrain export CHECKPOINT OUT_DIR                                  python -m pretrain.export
-    raypretrain submit pretrain --config configs/pretrain/124m.yaml        python -m cluster.submit
+    raypretrain submit pretrain --config 124m                              python -m cluster.submit
+    raypretrain presets                   the shipped presets, one line each (use a bare name: --config debug)
+    raypretrain doctor                    is this machine ready? one line per check, exit 1 if something needs fixing
+    raypretrain --version
 
 Each subcommand takes exactly the arguments of its `python -m` form; `raypretrain SUBCOMMAND --help` lists them.
 """
@@ -23,11 +26,22 @@ COMMANDS = {  # subcommand → (module with main(argv), what it does)
     "generate": ("pretrain.generate", "sample text from a checkpoint"),
     "export": ("pretrain.export", "export a checkpoint as a Hugging Face Llama model"),
     "submit": ("cluster.submit", "submit a job to a Ray cluster (prints the plain `ray job submit` form)"),
+    "doctor": ("pretrain.doctor", "check Ray, DeepSpeed, torch, the DeepSpeed CPU op, disk and GPU"),
 }
 
 
+def list_presets() -> int:
+    import configs
+
+    for job in configs.JOBS:
+        for name, path in configs.presets(job).items():
+            print(f"{job:<9} {name:<10} {configs.describe(path)}")
+    return 0
+
+
 def usage() -> str:
-    return __doc__ + "\nsubcommands:\n" + "".join(f"  {name:<9} {what}\n" for name, (_, what) in COMMANDS.items())
+    return __doc__ + "\nsubcommands:\n" + "".join(f"  {name:<9} {what}\n" for name, (_, what) in COMMANDS.items()) \
+        + "  presets   list the shipped presets\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,8 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0
+    if argv[0] == "--version":
+        from importlib.metadata import version
+
+        print(f"raypretrain {version('raypretrain')}")
+        return 0
+    if argv[0] == "presets":
+        return list_presets()
     if argv[0] not in COMMANDS:
-        print(f"raypretrain: error: unknown subcommand {argv[0]!r} (choose from {', '.join(COMMANDS)})", file=sys.stderr)
+        print(f"raypretrain: error: unknown subcommand {argv[0]!r} (choose from {', '.join([*COMMANDS, 'presets'])})", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[argv[0]][0])
     return module.main(argv[1:])

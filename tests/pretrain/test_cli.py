@@ -20,7 +20,7 @@ def test_help_lists_every_subcommand(capsys):
 def test_unknown_subcommand_is_one_line_and_exit_2(capsys):
     assert main(["trian"]) == 2
     assert capsys.readouterr().err.strip() == ("raypretrain: error: unknown subcommand 'trian' "
-                                              f"(choose from {', '.join(COMMANDS)})")
+                                              f"(choose from {', '.join([*COMMANDS, 'presets'])})")
 
 
 @pytest.mark.parametrize("sub, prog", [("data", "python -m datapipe"), ("train", "python -m pretrain"),
@@ -36,3 +36,27 @@ def test_the_installed_console_script_runs():
     assert os.path.isfile(script), "raypretrain is not installed: pip install -e ."
     proc = subprocess.run([script, "train", "--set", "train.nope=1"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.startswith("pretrain: error: unknown config key 'train.nope'")
+
+
+def test_version_presets_and_doctor(capsys):
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0 and capsys.readouterr().out == f"raypretrain {version('raypretrain')}\n"
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.split()[:2] == ["pretrain", "debug"] and "laptop" in line for line in lines)
+    code = main(["doctor"])
+    out = capsys.readouterr().out.splitlines()
+    names = {line[5:23].strip() for line in out[:-1]}
+    assert {"python", "torch", "ray", "deepspeed", "deepspeed CPU op", "gpu", "disk"} <= names
+    assert code == (0 if out[-1] == "doctor: all good" else 1) and all(line[:3] in ("ok ", "FIX") for line in out[:-1])
+
+
+def test_doctor_says_what_to_fix():
+    from pretrain.doctor import free_disk, package
+
+    missing = package("no_such_package_here")
+    assert not missing.ok and "scripts/install.sh" in missing.line() and missing.line().startswith("FIX")
+    import shutil
+
+    assert free_disk().ok == (shutil.disk_usage(".").free / 2**30 >= 5.0)
