@@ -11,24 +11,35 @@ import yaml
 
 from datapipe.typedconfig import ConfigError, to_dict
 from tune.config import TuneConfig
-from tune.trial import trial_config
+from tune.trial import INVALID, trial_config
+
+
+def status(metrics: dict, error: bool, total: int | None, refused: str | None = None) -> str:
+    """done, stopped at <step>/<total>, error, or invalid: <why the pretrain config refused the point>
+    (as the trial reported it, else as the config refuses it here)."""
+    if metrics.get(INVALID) or refused:
+        return f"invalid: {metrics.get(INVALID) or refused}"
+    step = metrics.get("step")
+    return "error" if error else "done" if step == total else f"stopped at {step}/{total}"
 
 
 def rows(grid, tcfg: TuneConfig, base: dict, keys: list[str], sweep_dir: str) -> list[dict]:
-    """One row per trial, best first: id, sampled values, last step, last metrics, status."""
+    """One row per trial, best first: id, sampled values, last step, last metrics, status. An invalid
+    trial's metrics are blank (it reported the worst value only to steer the search) and sort last."""
     out = []
     for r in grid:
         m = r.metrics or {}
         point = {k: r.config.get(k) for k in keys}
-        trial_id = _trial_id(r)
+        total, refused = None, None
         try:
             total = trial_config(base, point, sweep_dir, "t").total_steps()
-        except ConfigError:  # a point whose combination of values the pretrain config refuses (the trial errored)
-            total = None
-        step = m.get("step")
-        status = "error" if r.error else "done" if step == total else f"stopped at {step}/{total}"
-        out.append({"trial_id": trial_id, **point, "step": step, "val_loss": m.get("val_loss"),
-                    "val_ppl": m.get("val_ppl"), "status": status})
+        except ConfigError as e:  # a combination of values the pretrain config refuses
+            refused = str(e)
+        row_status = status(m, bool(r.error), total, refused)
+        valid = not row_status.startswith(f"{INVALID}:")
+        out.append({"trial_id": _trial_id(r), **point, "step": m.get("step"),
+                    "val_loss": m.get("val_loss") if valid else None, "val_ppl": m.get("val_ppl") if valid else None,
+                    "status": row_status})
     sign = 1 if tcfg.mode == "min" else -1
     return sorted(out, key=lambda row: (_missing(row[tcfg.metric]), sign * (row[tcfg.metric] or 0)))
 

@@ -15,9 +15,12 @@ import ray
 from ray.train.v2._internal.execution.callback import WorkerGroupCallback
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from datapipe.typedconfig import from_dict
+from datapipe.typedconfig import ConfigError, from_dict
 from pretrain.config import PretrainConfig
 from tune.space import merge
+
+INVALID = "invalid"
+"""The key of the one result an invalid trial reports: why the pretrain config refused its point."""
 
 
 def trial_config(base: dict, point: dict, sweep_dir: str, trial_id: str) -> PretrainConfig:
@@ -28,13 +31,18 @@ def trial_config(base: dict, point: dict, sweep_dir: str, trial_id: str) -> Pret
     return from_dict(PretrainConfig, data)
 
 
+def worst(mode: str) -> float:
+    """The metric value no trial can do worse than: what diverged and invalid trials report."""
+    return math.inf if mode == "min" else -math.inf
+
+
 class ReportEvals(TuneReportCallback):
     """TuneReportCallback for evaluations only (a checkpoint-only report carries no metric, which
     Tune refuses), with a diverged (NaN/inf) metric reported as the worst value so ASHA can stop it."""
 
     def __init__(self, metric: str, mode: str):
         super().__init__()
-        self.metric, self.worst = metric, math.inf if mode == "min" else -math.inf
+        self.metric, self.worst = metric, worst(mode)
 
     def after_report(self, run_context, metrics, checkpoint):
         if self.metric not in metrics[0]:
@@ -95,12 +103,22 @@ class Reaper:
 
 
 def run_trial(point: dict, base: dict, sweep_dir: str, metric: str, mode: str) -> None:
-    """Tune's function for one trial (runs in a Ray actor with a sliver of CPU)."""
+    """Tune's function for one trial (runs in a Ray actor with a sliver of CPU). A point the pretrain
+    config refuses (a ConfigError while building the config or the trainer: a micro-batch that does not
+    divide the batch, a model that does not fit the shards) ends the trial at once with one result,
+    {invalid: reason, metric: worst}, so the sweep goes on and the search learns to avoid it."""
     import ray.data
     import ray.tune
 
     from pretrain.main import build_trainer
 
     ray.data.DataContext.get_current().enable_progress_bars = False
-    cfg = trial_config(base, point, sweep_dir, ray.tune.get_context().get_trial_id())
-    build_trainer(cfg, "auto", callbacks=[ReportEvals(metric, mode), FreeWhenStopped()]).fit()
+    trial_id = ray.tune.get_context().get_trial_id()
+    try:
+        cfg = trial_config(base, point, sweep_dir, trial_id)
+        trainer = build_trainer(cfg, "auto", callbacks=[ReportEvals(metric, mode), FreeWhenStopped()])
+    except ConfigError as e:
+        print(f"[tune] trial {trial_id} is invalid: {e}", flush=True)
+        ray.tune.report({INVALID: str(e), metric: worst(mode)})
+        return
+    trainer.fit()

@@ -120,6 +120,28 @@ def test_asha_stops_the_absurd_lr_and_the_sweep_writes_its_files(ray_local, tmp_
     assert result.metrics["step"] == 2 and os.path.isdir(tmp_path / "runs" / "asha-best")
 
 
+def test_a_point_the_pretrain_config_refuses_ends_its_trial_as_invalid(ray_local, tmp_path, shards, capsys):
+    # each value is valid on the base (micro-batch 4), so the driver lets the space through; the point
+    # (384 tokens = 12 sequences, micro-batch 8) is not: 12 is not a multiple of 8
+    config = sweep_yaml(tmp_path, shards, "invalid", {"train.global_batch_tokens": {"grid": [384, 256]},
+                                                      "train.micro_batch_size": {"grid": [8]}},
+                        train={"micro_batch_size": 4, "max_steps": 4, "checkpoint_every": 4},
+                        scheduler={"kind": "fifo"})
+    assert main(["--config", config]) == 0  # the sweep ran to the end: an invalid trial is not an error
+    sweep = tmp_path / "sweeps" / "invalid"
+    rows = {r["train.global_batch_tokens"]: r for r in results(sweep)}
+    assert set(rows) == {"384", "256"}
+    assert rows["384"]["status"] == ("invalid: train.global_batch_tokens: 384 is not a positive multiple of "
+                                     "seq_len × micro_batch_size × num_workers = 256"), rows["384"]
+    assert rows["384"]["val_loss"] == rows["384"]["step"] == ""
+    assert rows["256"]["status"] == "done" and rows["256"]["step"] == "4" and float(rows["256"]["val_loss"]) > 0
+    assert list(results(sweep))[0]["train.global_batch_tokens"] == "256"  # invalid trials sort last
+    best = load(PretrainConfig, str(sweep / "best.yaml"))
+    assert (best.train.global_batch_tokens, best.train.micro_batch_size) == (256, 8)
+    assert "invalid: train.global_batch_tokens: 384" in capsys.readouterr().out
+    assert_all_resources_free(ray_local)
+
+
 def experiment_state(sweep_dir) -> dict[str, str]:
     """{trial id: status} from the newest snapshot Tune wrote of the sweep."""
     files = sorted(glob.glob(os.path.join(sweep_dir, "experiment_state-*.json")))
