@@ -21,8 +21,8 @@ from datapipe.typedconfig import ConfigError, Range, at_least, check_ranges
 
 @dataclass(frozen=True)
 class BaseConfig:
-    config: str = "configs/pretrain/debug.yaml"
-    """The pretrain YAML every trial starts from (empty: the pretrain defaults)."""
+    config: str = "debug"
+    """The pretrain YAML file, or shipped pretrain preset name, every trial starts from (empty: the pretrain defaults)."""
     overrides: dict[str, Any] = field(default_factory=dict)
     """Pretrain fields set for every trial on top of `config`: dotted keys (train.max_steps: 60) or nested sections."""
 

@@ -1,7 +1,8 @@
 """`python -m tune`: a hyperparameter sweep of the real trainer with Ray Tune.
 
-    python -m tune                                   # configs/tune/debug.yaml: a sweep of the debug preset
-    python -m tune --config configs/tune/debug.yaml --set trials=8 --set scheduler.kind=fifo
+    python -m tune                                   # the `debug` preset: a sweep of the debug pretrain preset
+    python -m tune --config debug --set trials=8 --set scheduler.kind=fifo
+    python -m tune --config my-sweep.yaml --check    # check the sweep and its base config, start nothing
 
 Every trial runs `pretrain.main.build_trainer` on the base config plus its sampled point. The
 sweep directory <storage_path>/<name> gets the trials' Train runs, one TensorBoard folder per
@@ -22,24 +23,29 @@ from pretrain.main import connect, ensure_shards
 from tune import space as spaces
 from tune.config import TuneConfig
 
-DEFAULT_CONFIG = "configs/tune/debug.yaml"
+DEFAULT_CONFIG = "debug"
+"""The shipped sweep preset (configs/tune/debug.yaml) a bare `python -m tune` runs, from any folder."""
 DATA_CPUS_PER_TRIAL = 0.25  # left free per running trial so Ray Data can read its shards
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tune", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", help=f"YAML sweep config (default {DEFAULT_CONFIG} when it exists)")
+    p.add_argument("--config", default=DEFAULT_CONFIG,
+                   help=f"a YAML sweep file, or the bare name of a shipped preset (default {DEFAULT_CONFIG})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a sweep field, e.g. --set trials=8 or --set base.overrides.train.max_steps=50")
+    p.add_argument("--check", action="store_true",
+                   help="check the sweep, its space and its base config, print 'config OK' and stop; starts nothing")
     return p.parse_args(argv)
 
 
 def base_config(tcfg: TuneConfig) -> PretrainConfig:
     """The pretrain config every trial starts from: the base YAML plus the base overrides."""
     try:
-        base = to_dict(load(PretrainConfig, tcfg.base.config or None))
+        base = to_dict(load(PretrainConfig, tcfg.base.config or None, job="pretrain"))
         cfg = from_dict(PretrainConfig, spaces.merge(base, tcfg.base.overrides))
+        cfg.check_sample_data()
     except ConfigError as e:
         raise ConfigError(f"base: {e}") from None
     if cfg.deepspeed.config_file:  # trials do not share the driver's working directory
@@ -133,8 +139,7 @@ def check_same_sweep(sweep_dir: str, record: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        path = args.config or (DEFAULT_CONFIG if os.path.isfile(DEFAULT_CONFIG) else None)
-        tcfg = load(TuneConfig, path, args.overrides)
+        tcfg = load(TuneConfig, args.config, args.overrides, job="tune")
         if "://" in tcfg.storage_path:
             raise ConfigError(f"storage_path: {tcfg.storage_path}: a sweep needs a local or shared-mount folder")
         base = base_config(tcfg)
@@ -143,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("space: empty; name at least one pretrain field to search")
         spaces.to_ray(parsed, tcfg.search)
         search_alg(tcfg, 1)
+        if args.check:
+            print("config OK")
+            return 0
         connect(base)  # joins the cluster in RAY_ADDRESS, or starts a local Ray; quiet unless run.verbose
         base = ensure_shards(base)  # as `python -m pretrain`: the sample shards when data.shards is empty
         sweep_dir = os.path.join(os.path.abspath(tcfg.storage_path), tcfg.name)

@@ -82,8 +82,8 @@ def test_merge_takes_dotted_keys_and_sections_but_sets_mapping_fields_whole():
 
 
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(REPO, "configs", "tune", "*.yaml"))))
-def test_shipped_sweeps_parse_and_their_spaces_validate(path, monkeypatch):
-    monkeypatch.chdir(REPO)  # base.config paths are relative to the repository, like the pretrain presets
+def test_shipped_sweeps_parse_and_their_spaces_validate(path, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # base.config names a shipped pretrain preset, found from any folder
     tcfg = load(TuneConfig, path)
     parsed = space.validate(tcfg.space, to_dict(base_config(tcfg)))
     assert parsed and space.to_ray(parsed, tcfg.search)
@@ -91,4 +91,5 @@ def test_shipped_sweeps_parse_and_their_spaces_validate(path, monkeypatch):
 
 def test_the_default_sweep_is_the_debug_one():
     tcfg = load(TuneConfig, os.path.join(REPO, "configs", "tune", "debug.yaml"))
-    assert tcfg.base.config == "configs/pretrain/debug.yaml" and tcfg.scheduler.kind == "asha"
+    assert tcfg.base.config == "debug" and tcfg.scheduler.kind == "asha"
+    assert load(TuneConfig, "debug", job="tune") == tcfg  # the bare name a plain `python -m tune` uses
