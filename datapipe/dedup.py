@@ -3,6 +3,11 @@
 Documents are routed to hash buckets while they are cleaned, so every copy of a text
 lands in the same bucket whichever task read it; each bucket is then deduplicated on
 its own. Memory per bucket task is about (corpus size / number of buckets).
+
+Ids: near-dedup, clusters and the lowest-id rule name documents by doc_id, so two records
+with one id would be removed (or kept) together. Every passing record's id is routed, with
+where it was read, to an id partition; a record whose id an earlier one (by input file,
+then record) already has is rejected as duplicate_id before exact dedup.
 """
 from __future__ import annotations
 
@@ -51,3 +56,32 @@ def exact_dedup(table: pa.Table) -> tuple[pa.Table, pa.Table]:
         "kind": pa.array(["exact"] * len(dup_rows), pa.string()),
     }, schema=DUPLICATE_SCHEMA)
     return table.filter(pa.array(first)), duplicates
+
+
+# Where each passing record was read, for finding ids used twice: _work/ids/ rows.
+ID_SCHEMA = pa.schema([("doc_id", pa.string()), ("file", pa.int32()), ("row", pa.int64()), ("bucket", pa.int32())])
+REPEAT_SCHEMA = pa.schema([("file", pa.int32()), ("row", pa.int64()), ("bucket", pa.int32()),
+                           ("doc_id", pa.string()), ("first_file", pa.int32()), ("first_row", pa.int64())])
+
+
+def id_partition(doc_ids: list[str], partitions: int) -> np.ndarray:
+    """The partition of each doc_id's row in _work/ids/: every record with one id meets in one."""
+    return np.array([bucket_of(text_hash(d), partitions) for d in doc_ids], dtype=np.int64)
+
+
+def repeated_ids(table: pa.Table) -> pa.Table:
+    """The rows of `table` (ID_SCHEMA) whose doc_id an earlier row already has, earlier by input
+    file, then record; with the position of the id's first record (REPEAT_SCHEMA). The first
+    record keeps the id; every later one is a repeat, once."""
+    if table.num_rows == 0:
+        return REPEAT_SCHEMA.empty_table()
+    table = table.sort_by([("doc_id", "ascending"), ("file", "ascending"), ("row", "ascending")])
+    ids = table.column("doc_id").combine_chunks()
+    first = np.ones(table.num_rows, dtype=bool)
+    first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+    leader = np.maximum.accumulate(np.where(first, np.arange(table.num_rows), 0))
+    rep = np.flatnonzero(~first)
+    return pa.table({"file": table.column("file").take(rep), "row": table.column("row").take(rep),
+                     "bucket": table.column("bucket").take(rep), "doc_id": ids.take(rep),
+                     "first_file": table.column("file").take(leader[rep]),
+                     "first_row": table.column("row").take(leader[rep])}, schema=REPEAT_SCHEMA)

@@ -9,6 +9,8 @@ runs on CPU workers while the trainer consumes blocks.
 
 Differences from the batch job, by design: duplicates are decided first-seen-wins in
 stream order, and the documents' fate (dropped, duplicate) is counted but not written out.
+The dedup indexes know a document by where it was read (input file, record), not by its id,
+so records that share an id are still two documents (no duplicate_id rejection here).
 Each LiveTokPack actor carries the tail of its last block to its next batch; the last
 partial block of the stream (fewer than seq_len + 1 tokens) is not emitted.
 
@@ -39,7 +41,8 @@ from datapipe.typedconfig import from_dict, to_dict
 
 
 class ExactIndex:
-    """Ray actor: content hash → first doc_id seen with it (16-byte hashes, no texts)."""
+    """Ray actor: content hash → the first document seen with it, by its "file:row" (16-byte
+    hashes, no texts)."""
 
     def __init__(self) -> None:
         self.first: dict[bytes, str] = {}
@@ -59,22 +62,29 @@ def files_done(position: str | None) -> int:
     return int(io.read_json(io.resolve(position))["files_done"])
 
 
+LIVE_DOC_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("text", pa.string()),
+                             ("file", pa.int64()), ("row", pa.int64())])
+"""A kept document of the live stream: `file` is its input file's index, `row` its record's in that file."""
+
+
 def read_clean(batch: dict[str, np.ndarray], cfg: dict, position: str | None = None) -> pa.Table:
     """Ray Data task: files (uri, source, file index) → their cleaned, kept documents
-    (doc_id, source, text, file). Files the trainer has fully consumed are not opened."""
+    (LIVE_DOC_SCHEMA). Files the trainer has fully consumed are not opened."""
     c = from_dict(DatapipeConfig, cfg)
     sources = {s.name: s for s in c.sources} or {"main": SourceConfig()}
     cleaner, kept, skip = Cleaner(c.clean), [], files_done(position)
     for uri, source, index in zip(batch["uri"], batch["source"], batch["file"]):
         if index < skip:
             continue
+        rows = 0
         for table in read_file(io.resolve(str(uri)), sources[str(source)], c.read):
             table, _ = clean_batch(table, cleaner)
+            table = table.append_column("row", pa.array(np.arange(rows, rows + len(table), dtype=np.int64)))
+            rows += len(table)
             ok = table.filter(pa.array(np.asarray(table.column("status").to_pylist()) == "ok"))
-            ok = ok.select(["doc_id", "source", "text"])
-            kept.append(ok.append_column("file", pa.array(np.full(len(ok), index, dtype=np.int64))))
-    schema = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("text", pa.string()), ("file", pa.int64())])
-    return pa.concat_tables(kept) if kept else schema.empty_table()
+            ok = ok.append_column("file", pa.array(np.full(len(ok), index, dtype=np.int64)))
+            kept.append(ok.select(LIVE_DOC_SCHEMA.names))
+    return pa.concat_tables(kept) if kept else LIVE_DOC_SCHEMA.empty_table()
 
 
 class LiveTokPack:
@@ -96,15 +106,18 @@ class LiveTokPack:
         import ray
 
         ids, texts = batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()
+        # The indexes know a document by where it was read, not by its doc_id: two records that
+        # share an id are two documents, while a record met again (its file re-read after a
+        # restart) is the same one, and not a duplicate of itself.
+        where = [f"{f}:{r}" for f, r in zip(batch.column("file").to_pylist(), batch.column("row").to_pylist())]
         keep = np.ones(len(ids), dtype=bool)
-        # a document met again (its file re-read after a restart) is not a duplicate of itself
         if self.exact is not None:
-            seen = ray.get(self.exact.check_insert.remote(ids, [text_hash(t) for t in texts]))
-            keep &= np.array([s is None or s == d for s, d in zip(seen, ids)], dtype=bool)
+            seen = ray.get(self.exact.check_insert.remote(where, [text_hash(t) for t in texts]))
+            keep &= np.array([s is None or s == w for s, w in zip(seen, where)], dtype=bool)
         if self.near is not None and keep.any():
             idx = np.flatnonzero(keep)
-            match = self.near([ids[i] for i in idx], [texts[i] for i in idx])
-            keep[idx[[m is not None and m != ids[i] for m, i in zip(match, idx)]]] = False
+            match = self.near([where[i] for i in idx], [texts[i] for i in idx])  # never a document's own
+            keep[idx[[m is not None for m in match]]] = False
         val = is_validation(ids, self.cfg.pack.val_fraction, self.cfg.pack.seed)
         keep &= val if self.split == "val" else ~val
         self.counts.update(kept=int(keep.sum()), removed=int((~keep).sum()))

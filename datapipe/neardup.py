@@ -144,11 +144,17 @@ def clusters(edges: pa.Table) -> pa.Table:
 class BandIndex:
     """One shard of the streaming LSH index: band key → the earliest doc_id that had it. No texts.
 
-    Earliest by ticket: shard 0 numbers each batch as it answers it, and the other shards are
-    then given that number, so every shard orders racing batches as shard 0 did (by arrival
-    alone, two workers racing over a pair could each see the other's copy first in a
-    different shard, and both copies would be dropped). A document only matches one with a
-    lower ticket, or one earlier in its own batch.
+    Earliest by ticket: shard 0 numbers each document as it answers its batch, and the other
+    shards are then given those numbers, so every shard orders racing batches as shard 0 did
+    (by arrival alone, two workers racing over a pair could each see the other's copy first in
+    a different shard, and both copies would be dropped). A document only matches one with a
+    lower ticket, or one earlier in its own batch, never itself.
+
+    Retry-safe: a document seen before (a retried task's batch; doc_ids must name one document
+    each) keeps its first ticket, so it matches what it matched the first time. That holds when
+    the first attempt reached only some shards too (shard 0 is always asked first, so it has
+    every document any shard has): a copy that arrived in between has the higher ticket and
+    stays the duplicate, instead of each copy being dropped in favour of the other.
 
     Memory is about 150 bytes per stored key (a dict entry holding an int and a short id
     string): documents × bands × 150 B / number of shards, plus about 100 B per document for
@@ -160,29 +166,33 @@ class BandIndex:
         self.ticket_of: dict[str, int] = {}
         self.tickets = 0
 
-    def check_insert(self, doc_ids: list[str], keys: np.ndarray, ticket: int | None = None) -> list[str | None]:
+    def check_insert(self, doc_ids: list[str], keys: np.ndarray,
+                     tickets: list[int] | None = None) -> list[str | None]:
         """For each document in stream order (row of `keys`: its band keys in this shard),
         the id of an earlier document sharing a key, or None. Every key is then recorded
         for later documents (the earliest owner stays), so a chain A~B~C collapses to A,
-        as connected components would. A document never matches itself."""
-        return self.numbered_check_insert(doc_ids, keys, ticket)[1]
+        as connected components would."""
+        return self.numbered_check_insert(doc_ids, keys, tickets)[1]
 
     def numbered_check_insert(self, doc_ids: list[str], keys: np.ndarray,
-                              ticket: int | None = None) -> tuple[int, list[str | None]]:
-        """check_insert, under `ticket` or else this shard's next one; returns (ticket, matches)."""
-        if ticket is None:
-            self.tickets += 1
-            ticket = self.tickets
-        matches: list[str | None] = []
+                              tickets: list[int] | None = None) -> tuple[list[int], list[str | None]]:
+        """check_insert under `tickets` (one per document, from shard 0), or else under this
+        shard's next ticket for new documents and their first one for documents seen before;
+        returns (tickets, matches)."""
         first, ticket_of = self.first, self.ticket_of
-        for doc_id, row in zip(doc_ids, keys.tolist()):
-            match = next((first[k] for k in row if k in first and ticket_of[first[k]] <= ticket), None)
+        if tickets is None:
+            self.tickets += 1
+            tickets = [ticket_of.get(d, self.tickets) for d in doc_ids]
+        matches: list[str | None] = []
+        for doc_id, row, ticket in zip(doc_ids, keys.tolist(), tickets):
+            match = next((first[k] for k in row
+                          if k in first and first[k] != doc_id and ticket_of[first[k]] <= ticket), None)
             matches.append(match)
             ticket_of[doc_id] = ticket
             for k in row:
                 if k not in first or ticket_of[first[k]] > ticket:
                     first[k] = doc_id
-        return ticket, matches
+        return tickets, matches
 
     def size(self) -> int:
         return len(self.first)
@@ -196,17 +206,22 @@ class StreamingNearDedup:
         self.bands, self.rows = cfg.lsh_params()
 
     def __call__(self, doc_ids: list[str], texts: list[str]) -> list[str | None]:
-        """For each document, the id of an earlier near duplicate (so drop it), or None."""
+        """For each document, the id of an earlier near duplicate (so drop it), or None. A
+        document asked about again (a retried task) is not its own duplicate (see BandIndex)."""
         import ray
 
         if not doc_ids:
             return []
-        keys = band_keys(doc_signatures(texts, self.cfg), self.bands, self.rows)
-        n = len(self.shards)
-        # Band i lives in shard i mod n, so every shard sees a fixed slice of the bands.
-        # Shard 0 answers first and numbers the batch; the others order batches by that number.
-        slices = [np.ascontiguousarray(keys[:, s::n]) for s in range(n)]
-        ticket, first = ray.get(self.shards[0].numbered_check_insert.remote(doc_ids, slices[0]))
-        answers = [first, *ray.get([shard.check_insert.remote(doc_ids, slices[s], ticket)
+        # Shard 0 answers first and numbers the documents; the others order them by those numbers.
+        slices = self.shard_keys(texts)
+        tickets, first = ray.get(self.shards[0].numbered_check_insert.remote(doc_ids, slices[0]))
+        answers = [first, *ray.get([shard.check_insert.remote(doc_ids, slices[s], tickets)
                                     for s, shard in enumerate(self.shards) if s])]
         return [next((a[i] for a in answers if a[i] is not None), None) for i in range(len(doc_ids))]
+
+    def shard_keys(self, texts: list[str]) -> list[np.ndarray]:
+        """Per shard, the (n_docs, its bands) band keys: band i lives in shard i mod n, so every
+        shard sees a fixed slice of the bands."""
+        keys = band_keys(doc_signatures(texts, self.cfg), self.bands, self.rows)
+        n = len(self.shards)
+        return [np.ascontiguousarray(keys[:, s::n]) for s in range(n)]

@@ -46,14 +46,22 @@ def plan_tasks(files: list[tuple[io.Location, str]], target_bytes: int) -> list[
 
 
 def check_resume(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Location, resume: bool) -> None:
-    """Record what this run is; a resumed run must be the same run (config and input files)."""
-    run = {"config": to_dict(cfg), "inputs": [[loc.uri, src, io.size(loc)] for loc, src in inputs]}
-    marker = out.join("_work", "run.json")
+    """Record what this run is; a resumed run must be the same run: the config and input files
+    of _work/run.json, and the config of manifest.json when the run had finished (its _work/
+    is removed then, and rerunning would rewrite shards listed under the old config)."""
+    run = json.loads(json.dumps({"config": to_dict(cfg),
+                                 "inputs": [[loc.uri, src, io.size(loc)] for loc, src in inputs]}))
+    marker, finished = out.join("_work", "run.json"), out.join("manifest.json")
+    if resume and io.exists(finished):
+        with finished.fs.open_input_stream(finished.path) as f:
+            if json.loads(f.read()).get("config") != run["config"]:
+                raise ConfigError(f"--resume: the config differs from the one of the finished run in {out.uri} "
+                                  "(manifest.json); rerun with --overwrite or choose another --output")
     if resume and io.exists(marker):
         with marker.fs.open_input_stream(marker.path) as f:
             before = json.loads(f.read())
-        if before != json.loads(json.dumps(run)):
-            what = "config" if before["config"] != json.loads(json.dumps(run["config"])) else "input files"
+        if before != run:
+            what = "config" if before["config"] != run["config"] else "input files"
             raise ConfigError(f"--resume: the {what} differ from the interrupted run's; rerun with --overwrite")
     if resume and cfg.dedup.near.enabled and cfg.dedup.near.mode == "streaming":
         raise ConfigError("--resume: streaming near dedup keeps its index in memory and cannot resume; "
@@ -84,6 +92,7 @@ def _map(stage: type, specs: list[dict], cfg: DatapipeConfig, out: io.Location, 
 
 
 _near_clusters_task = ray.remote(stages.near_clusters)
+_id_repeats_task = ray.remote(stages.id_repeats)
 
 
 def describe_lsh(cfg: DatapipeConfig) -> str:
@@ -116,59 +125,29 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
         f"{k} dedup buckets; output {out.uri}")
 
     t = time.perf_counter()
-    ingest = _map(stages.Ingest, [{"task": i, "files": f, "num_buckets": k} for i, f in enumerate(tasks)], cfg, out,
-                  resume)
+    first_files = np.cumsum([0, *map(len, tasks)]).tolist()  # each task's first file, as an index into inputs
+    ingest = _map(stages.Ingest, [{"task": i, "files": f, "num_buckets": k, "first_file": first_files[i]}
+                                  for i, f in enumerate(tasks)], cfg, out, resume)
     seconds["read_clean"] = time.perf_counter() - t
     n_in, n_ok = sum(s["input_docs"] for s in ingest), sum(s["ok_docs"] for s in ingest)
     log(f"[1/5 read+clean] {n_in:,} docs read, {n_ok:,} passed the filters ({seconds['read_clean']:.1f} s)")
 
     near = cfg.dedup.near
     partitions = near.partitions or k
-    t = time.perf_counter()
-    dedup = _map(stages.Dedup, [{"bucket": b, "partitions": partitions} for b in range(k)], cfg, out, resume)
-    seconds["dedup"] = time.perf_counter() - t
-    n_unique = sum(s["unique_docs"] for s in dedup)
-    log(f"[2/5 exact dedup] {n_unique:,} unique, {n_ok - n_unique:,} exact duplicates ({seconds['dedup']:.1f} s)")
+    dedup = _dedup(cfg, out, k, partitions, n_ok, resume, log, seconds)
 
     near_summary = {"near_duplicate_docs": 0, "near_duplicate_clusters": 0}
     index_shards = None
     if near.enabled:
         log(f"[3/5 near dedup] {describe_lsh(cfg)}")
     if near.enabled and near.mode == "batch":
-        t = time.perf_counter()
-        _map(stages.NearCandidates, [{"partition": p} for p in range(partitions)], cfg, out, resume)
-        if near.verify:
-            _map(stages.CandidateSignatures, [{"bucket": b} for b in range(k)], cfg, out)
-        near_summary = ray.get(_near_clusters_task.options(resources=data_resources()).remote(
-            out.uri, near.threshold if near.verify else None))
-        seconds["near_dedup"] = time.perf_counter() - t
-        log(f"[3/5 near dedup] {near_summary['candidate_edges']:,} candidate edges, "
-            f"{near_summary['verified_edges']:,} verified → "
-            f"{near_summary['near_duplicate_docs']:,} near duplicates in "
-            f"{near_summary['near_duplicate_clusters']:,} clusters ({seconds['near_dedup']:.1f} s)")
+        near_summary = _batch_near(cfg, out, k, partitions, resume, log, seconds)
     elif near.enabled:
         index_shards = [ray.remote(BandIndex).options(num_cpus=0, resources=data_resources()).remote()
                         for _ in range(near.index_shards)]
         log(f"[3/5 near dedup] streaming: {len(index_shards)} BandIndex actors answer while tokenizing")
 
-    t = time.perf_counter()
-    if resume and io.exists(out.join("tokenizer.json")):  # written atomically before tokpack began
-        with out.join("tokenizer.json").fs.open_input_stream(out.join("tokenizer.json").path) as f:
-            tokenizer_json = f.read().decode()
-        how = "reused the tokenizer of the interrupted run"
-    elif cfg.tokenize.tokenizer_path:
-        with io.resolve(cfg.tokenize.tokenizer_path).fs.open_input_stream(
-                io.resolve(cfg.tokenize.tokenizer_path).path) as f:
-            tokenizer_json = f.read().decode()
-        how = f"loaded {cfg.tokenize.tokenizer_path}"
-    else:
-        tokenizer_json = ray.get(_train_tokenizer_task.options(resources=data_resources()).remote(
-            to_dict(cfg), out.uri, k))
-        how = f"trained byte-level BPE on up to {cfg.tokenize.train_docs:,} kept docs"
-    tok = from_json(tokenizer_json, cfg.tokenize)
-    io.write_bytes(out.join("tokenizer.json"), tokenizer_json.encode())
-    seconds["tokenizer"] = time.perf_counter() - t
-    log(f"[4/5 tokenizer] {how}: vocab {tok.get_vocab_size():,} ({seconds['tokenizer']:.1f} s)")
+    tokenizer_json, tok = _tokenizer(cfg, out, k, resume, log, seconds)
 
     t = time.perf_counter()
     tokpack = _map(stages.TokPack, [{"bucket": b} for b in range(k)], cfg, out, resume,
@@ -191,6 +170,64 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
     if not cfg.keep_work:
         io.remove_tree(out.join("_work"))
     return stats
+
+
+def _dedup(cfg: DatapipeConfig, out: io.Location, k: int, partitions: int, n_ok: int, resume: bool,
+           log: Callable[[str], None], seconds: dict[str, float]) -> list[dict]:
+    """Find the records whose id an earlier record has (one task per id partition), then
+    reject them and exact-deduplicate every bucket; the Dedup summaries."""
+    t = time.perf_counter()
+    repeats = ray.get([_id_repeats_task.options(resources=data_resources()).remote(out.uri, p) for p in range(k)])
+    dedup = _map(stages.Dedup, [{"bucket": b, "partitions": partitions} for b in range(k)], cfg, out, resume)
+    seconds["dedup"] = time.perf_counter() - t
+    n_unique, n_repeated = sum(s["unique_docs"] for s in dedup), sum(s["repeated_ids"] for s in repeats)
+    log(f"[2/5 exact dedup] {n_unique:,} unique, {n_ok - n_unique - n_repeated:,} exact duplicates"
+        + (f", {n_repeated:,} rejected: their id an earlier record has" if n_repeated else "")
+        + f" ({seconds['dedup']:.1f} s)")
+    return dedup
+
+
+def _batch_near(cfg: DatapipeConfig, out: io.Location, k: int, partitions: int, resume: bool,
+                log: Callable[[str], None], seconds: dict[str, float]) -> dict:
+    """Batch near dedup: candidate edges per partition, their signatures, then clusters."""
+    near = cfg.dedup.near
+    t = time.perf_counter()
+    _map(stages.NearCandidates, [{"partition": p} for p in range(partitions)], cfg, out, resume)
+    if near.verify:
+        _map(stages.CandidateSignatures, [{"bucket": b} for b in range(k)], cfg, out)
+    summary = ray.get(_near_clusters_task.options(resources=data_resources()).remote(
+        out.uri, near.threshold if near.verify else None))
+    seconds["near_dedup"] = time.perf_counter() - t
+    log(f"[3/5 near dedup] {summary['candidate_edges']:,} candidate edges, "
+        f"{summary['verified_edges']:,} verified → "
+        f"{summary['near_duplicate_docs']:,} near duplicates in "
+        f"{summary['near_duplicate_clusters']:,} clusters ({seconds['near_dedup']:.1f} s)")
+    return summary
+
+
+def _tokenizer(cfg: DatapipeConfig, out: io.Location, k: int, resume: bool, log: Callable[[str], None],
+               seconds: dict[str, float]):
+    """(tokenizer.json text, the tokenizer): the interrupted run's, the configured one, or one
+    trained on kept documents; written to tokenizer.json."""
+    t = time.perf_counter()
+    if resume and io.exists(out.join("tokenizer.json")):  # written atomically before tokpack began
+        with out.join("tokenizer.json").fs.open_input_stream(out.join("tokenizer.json").path) as f:
+            tokenizer_json = f.read().decode()
+        how = "reused the tokenizer of the interrupted run"
+    elif cfg.tokenize.tokenizer_path:
+        with io.resolve(cfg.tokenize.tokenizer_path).fs.open_input_stream(
+                io.resolve(cfg.tokenize.tokenizer_path).path) as f:
+            tokenizer_json = f.read().decode()
+        how = f"loaded {cfg.tokenize.tokenizer_path}"
+    else:
+        tokenizer_json = ray.get(_train_tokenizer_task.options(resources=data_resources()).remote(
+            to_dict(cfg), out.uri, k))
+        how = f"trained byte-level BPE on up to {cfg.tokenize.train_docs:,} kept docs"
+    tok = from_json(tokenizer_json, cfg.tokenize)
+    io.write_bytes(out.join("tokenizer.json"), tokenizer_json.encode())
+    seconds["tokenizer"] = time.perf_counter() - t
+    log(f"[4/5 tokenizer] {how}: vocab {tok.get_vocab_size():,} ({seconds['tokenizer']:.1f} s)")
+    return tokenizer_json, tok
 
 
 def manifest(cfg: DatapipeConfig, tok, tokenizer_json: str, shards: list[dict], buckets: int) -> dict:

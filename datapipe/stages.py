@@ -1,8 +1,10 @@
 """The work each Ray Data task does, one input file group or one hash bucket at a time.
 
     ingest(task)   files → read → clean → hash → _work/clean/b<bucket>/t<task>.parquet
-                   (+ dropped/t<task>.parquet, rejected/t<task>.parquet)
-    dedup(bucket)  _work/clean/b<bucket>/* → exact dedup → _work/kept/b<bucket>.parquet
+                   (+ dropped/t<task>.parquet, rejected/t<task>.parquet, ids _work/ids/p<part>/t<task>.parquet)
+    (per part)     _work/ids/p<part>/* → ids an earlier record has → _work/repeats/b<bucket>/p<part>.parquet
+    dedup(bucket)  _work/clean/b<bucket>/* minus repeated ids (→ rejected/ids-b<bucket>.parquet)
+                   → exact dedup → _work/kept/b<bucket>.parquet
                    (+ duplicates/b<bucket>.parquet, + MinHash band rows _work/bands/p<part>/b<bucket>.parquet)
     near(part)     _work/bands/p<part>/* → candidate edges _work/edges/p<part>.parquet
     (one task)     all edges → connected components → _work/near/b<bucket>.parquet + duplicates/near-b<bucket>.parquet
@@ -27,7 +29,8 @@ import pyarrow.parquet as pq
 from datapipe import io
 from datapipe.clean import Cleaner, clean_batch
 from datapipe.config import DatapipeConfig, SourceConfig
-from datapipe.dedup import DUPLICATE_SCHEMA, bucket_of, exact_dedup, text_hash
+from datapipe.dedup import (DUPLICATE_SCHEMA, ID_SCHEMA, bucket_of, exact_dedup, id_partition, repeated_ids,
+                            text_hash)
 from datapipe.neardup import (StreamingNearDedup, band_rows, candidate_edges, clusters, doc_signatures,
                               signature_table, verify_edges)
 from datapipe.pack import is_validation, pack_blocks
@@ -37,6 +40,8 @@ from datapipe.typedconfig import from_dict
 
 KEPT_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("text", pa.string()),
                          ("hash", pa.binary(16))])
+# _work/clean/ rows: a kept row and where it was read (input file index, record in that file).
+CLEAN_SCHEMA = pa.schema([*KEPT_SCHEMA, ("file", pa.int32()), ("row", pa.int64())])
 DROPPED_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("reason", pa.string())])
 REJECTED_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("reason", pa.string()),
                              ("detail", pa.string()), ("raw", pa.binary())])
@@ -86,7 +91,8 @@ class _StageActor:
 
 
 class Ingest(_StageActor):
-    """Read and clean a group of files, routing kept documents to hash buckets."""
+    """Read and clean a group of files, routing kept documents to hash buckets and their ids
+    (with where they were read) to id partitions."""
 
     stage = "ingest"
 
@@ -102,30 +108,30 @@ class Ingest(_StageActor):
         start = time.perf_counter()
         sources = {s.name: s for s in self.cfg.sources} or {"main": SourceConfig()}
         buckets: dict[int, list[pa.Table]] = defaultdict(list)
+        ids: dict[int, list[pa.Table]] = defaultdict(list)
         dropped, rejected = [], []
         counts = {"input_docs": 0, "ok_docs": 0, "text_bytes": 0}
         pii: Counter = Counter()
-        for uri, source_name in spec["files"]:
+        for i, (uri, source_name) in enumerate(spec["files"]):
+            file, row = spec["first_file"] + i, 0  # the input file's index in the whole run
             for table in read_file(io.resolve(uri), sources[source_name], self.cfg.read):
                 table, batch_pii = clean_batch(table, self.cleaner)
                 pii.update(batch_pii)
-                counts["input_docs"] += table.num_rows
                 status = table.column("status").to_numpy(zero_copy_only=False)
                 dropped.append(table.filter(pa.array(status == "dropped")).select(DROPPED_SCHEMA.names))
                 rejected.append(table.filter(pa.array(status == "rejected")).select(REJECTED_SCHEMA.names))
-                ok = table.filter(pa.array(status == "ok"))
-                texts = ok.column("text").to_pylist()
-                hashes = [text_hash(t) for t in texts]
+                ok = _routed(table, status, file, row, k)
+                counts["input_docs"] += table.num_rows
                 counts["ok_docs"] += ok.num_rows
-                counts["text_bytes"] += sum(map(len, texts))
-                ok = pa.table({"doc_id": ok.column("doc_id"), "source": ok.column("source"),
-                               "text": ok.column("text"), "hash": pa.array(hashes, pa.binary(16))},
-                              schema=KEPT_SCHEMA)
-                owner = np.array([bucket_of(h, k) for h in hashes], dtype=np.int64)
-                for b in np.unique(owner):
-                    buckets[int(b)].append(ok.filter(pa.array(owner == b)))
+                counts["text_bytes"] += sum(map(len, ok.column("text").to_pylist()))
+                row += table.num_rows
+                _split(ok.drop_columns(["id_part"]), ok.column("bucket").to_numpy(), buckets)
+                _split(ok.select(ID_SCHEMA.names), ok.column("id_part").to_numpy(), ids)
         for b, parts in buckets.items():
             io.write_parquet(self.out.join("_work", "clean", f"b{b:05d}", f"t{task:06d}.parquet"),
+                             pa.concat_tables(parts).drop_columns(["bucket"]))
+        for p, parts in ids.items():
+            io.write_parquet(self.out.join("_work", "ids", f"p{p:05d}", f"t{task:06d}.parquet"),
                              pa.concat_tables(parts))
         dropped_t = pa.concat_tables(dropped) if dropped else DROPPED_SCHEMA.empty_table()
         rejected_t = pa.concat_tables(rejected) if rejected else REJECTED_SCHEMA.empty_table()
@@ -139,17 +145,64 @@ class Ingest(_StageActor):
         return _finish(self.out, "ingest", f"t{task:06d}", summary)
 
 
+def _routed(table: pa.Table, status: np.ndarray, file: int, first_row: int, k: int) -> pa.Table:
+    """The passing rows of one read batch (its first record is record `first_row` of input
+    file `file`) as CLEAN_SCHEMA, plus their hash bucket and id partition (both mod k)."""
+    where = np.flatnonzero(status == "ok")
+    ok = table.take(pa.array(where))
+    texts, doc_ids = ok.column("text").to_pylist(), ok.column("doc_id").to_pylist()
+    hashes = [text_hash(t) for t in texts]
+    return pa.table({"doc_id": ok.column("doc_id"), "source": ok.column("source"), "text": ok.column("text"),
+                     "hash": pa.array(hashes, pa.binary(16)),
+                     "file": pa.array(np.full(len(where), file, dtype=np.int32)),
+                     "row": pa.array(first_row + where, pa.int64()),
+                     "bucket": pa.array([bucket_of(h, k) for h in hashes], pa.int32()),
+                     "id_part": pa.array(id_partition(doc_ids, k), pa.int32())})
+
+
+def _split(table: pa.Table, part: np.ndarray, into: dict[int, list[pa.Table]]) -> None:
+    for p in np.unique(part):
+        into[int(p)].append(table.filter(pa.array(part == p)))
+
+
+def id_repeats(output: str, partition: int) -> dict:
+    """Find the records of one id partition whose doc_id an earlier record already has (one
+    Ray task per partition; no marker: cheap, and always the same answer for the same inputs).
+
+    Writes them, per hash bucket, to _work/repeats/b<bucket>/p<partition>.parquet (file, row,
+    detail) for Dedup to reject. Memory: the partition's id rows, about 50 bytes per document.
+    """
+    out = io.resolve(output)
+    start = time.perf_counter()
+    parts = [io.read_parquet(f) for f in io.list_files(out.join("_work", "ids", f"p{partition:05d}"), ".parquet")]
+    table = pa.concat_tables(parts) if parts else ID_SCHEMA.empty_table()
+    repeats = repeated_ids(table)
+    if repeats.num_rows:
+        uris = [uri for uri, _, _ in io.read_json(out.join("_work", "run.json"))["inputs"]]
+        detail = [f"record {r + 1} of {uris[f]}: its id was first used by record {fr + 1} of {uris[ff]}"
+                  for f, r, ff, fr in zip(*(repeats.column(c).to_pylist()
+                                            for c in ("file", "row", "first_file", "first_row")))]
+        repeats = repeats.append_column("detail", pa.array(detail, pa.string()))
+        bucket = repeats.column("bucket").to_numpy()
+        for b in np.unique(bucket):
+            io.write_parquet(out.join("_work", "repeats", f"b{b:05d}", f"p{partition:05d}.parquet"),
+                             repeats.filter(pa.array(bucket == b)).select(["file", "row", "detail"]))
+    return {"partition": partition, "ids": table.num_rows, "repeated_ids": repeats.num_rows,
+            "seconds": time.perf_counter() - start}
+
+
 class Dedup(_StageActor):
-    """Exact-deduplicate one hash bucket."""
+    """Reject the bucket's records whose id an earlier record has, then exact-deduplicate it."""
 
     stage = "dedup"
-
 
     def run(self, spec: dict) -> dict:
         b = spec["bucket"]
         start = time.perf_counter()
         parts = [io.read_parquet(f) for f in io.list_files(self.out.join("_work", "clean", f"b{b:05d}"), ".parquet")]
-        table = pa.concat_tables(parts) if parts else KEPT_SCHEMA.empty_table()
+        table = pa.concat_tables(parts) if parts else CLEAN_SCHEMA.empty_table()
+        table, n_repeated = self._reject_repeated_ids(b, table)
+        table = table.select(KEPT_SCHEMA.names)
         if self.cfg.dedup.exact:
             kept, dups = exact_dedup(table)
         else:
@@ -166,8 +219,31 @@ class Dedup(_StageActor):
                                      spec["partitions"]).items():
                 io.write_parquet(self.out.join("_work", "bands", f"p{p:05d}", f"b{b:05d}.parquet"), rows)
         summary = {"bucket": b, "unique_docs": kept.num_rows, "exact_duplicate_docs": dups.num_rows,
+                   "rejected": {"duplicate_id": n_repeated} if n_repeated else {},
                    "seconds": time.perf_counter() - start}
         return _finish(self.out, "dedup", f"b{b:05d}", summary)
+
+    def _reject_repeated_ids(self, b: int, table: pa.Table) -> tuple[pa.Table, int]:
+        """The bucket's rows (CLEAN_SCHEMA) less those id_repeats found, which are written to
+        rejected/ids-b<bucket>.parquet (raw: the first bytes of the cleaned text)."""
+        found = [io.read_parquet(f) for f in io.list_files(self.out.join("_work", "repeats", f"b{b:05d}"), ".parquet")]
+        if not found:
+            return table, 0
+        repeats = pa.concat_tables(found)
+        detail = dict(zip(zip(repeats.column("file").to_pylist(), repeats.column("row").to_pylist()),
+                          repeats.column("detail").to_pylist()))
+        where = list(zip(table.column("file").to_pylist(), table.column("row").to_pylist()))
+        hit = np.array([w in detail for w in where], dtype=bool)
+        gone = table.filter(pa.array(hit))
+        n = self.cfg.read.raw_prefix_bytes
+        rejected = pa.table({
+            "doc_id": gone.column("doc_id"), "source": gone.column("source"),
+            "reason": pa.array(["duplicate_id"] * gone.num_rows, pa.string()),
+            "detail": pa.array([detail[w] for w, h in zip(where, hit) if h], pa.string()),
+            "raw": pa.array([t.encode("utf-8")[:n] for t in gone.column("text").to_pylist()], pa.binary())},
+            schema=REJECTED_SCHEMA)
+        io.write_parquet(self.out.join("rejected", f"ids-b{b:05d}.parquet"), rejected)
+        return table.filter(pa.array(~hit)), gone.num_rows
 
 
 class NearCandidates(_StageActor):
@@ -302,8 +378,11 @@ class TokPack(_StageActor):
             shards.append({"path": rel, "source": src, "split": split, "blocks": int(blocks.shape[0]),
                            "tokens": int(len(tokens)), "docs": docs[(src, split)]})
         n_streamed = sum(t.num_rows for t in streamed_dups)
+        dups_loc = self.out.join("duplicates", f"near-b{b:05d}.parquet")
         if n_streamed:
-            io.write_parquet(self.out.join("duplicates", f"near-b{b:05d}.parquet"), pa.concat_tables(streamed_dups))
+            io.write_parquet(dups_loc, pa.concat_tables(streamed_dups))
+        elif self.streaming and io.exists(dups_loc):  # an earlier attempt of this task found some
+            dups_loc.fs.delete_file(dups_loc.path)
         summary = {"bucket": b, "shards": shards, "kept_docs": sum(docs.values()),
                    "streamed_near_duplicate_docs": n_streamed, "seconds": time.perf_counter() - start}
         return _finish(self.out, "tokpack", f"b{b:05d}", summary)

@@ -16,6 +16,8 @@ def account(ingest: list[dict], dedup: list[dict], near: dict, tokpack: list[dic
         dropped.update(s["dropped"])
         rejected.update(s["rejected"])
         pii.update(s["pii"])
+    for s in dedup:  # records whose id an earlier record has (duplicate_id)
+        rejected.update(s.get("rejected", {}))
     shards = [sh for s in tokpack for sh in s["shards"]]
     tokens_by_source: Counter = Counter()
     for sh in shards:

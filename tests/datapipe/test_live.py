@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from datapipe.config import DatapipeConfig
 from datapipe.live import LiveTokPack, read_clean
@@ -68,5 +69,26 @@ def test_a_document_read_again_after_a_restart_is_not_its_own_duplicate(ray_loca
     first = LiveTokPack(cfg, tokenizer_json(), "train", exact, None)(docs)
     again = LiveTokPack(cfg, tokenizer_json(), "train", exact, None)(docs)  # a restarted stream, same index
     np.testing.assert_array_equal(again["tokens"], first["tokens"])
-    copies = docs.set_column(0, "doc_id", pa.array([f"copy-{i}" for i in range(len(docs))]))
-    assert len(LiveTokPack(cfg, tokenizer_json(), "train", exact, None)(copies)["tokens"]) == 0  # real copies go
+    # Real copies (the same texts read from other files) go, whatever their ids.
+    copies = docs.set_column(docs.schema.get_field_index("file"), "file", pa.compute.add(docs.column("file"), 10))
+    assert len(LiveTokPack(cfg, tokenizer_json(), "train", exact, None)(copies)["tokens"]) == 0
+
+
+def test_records_that_share_an_id_are_two_documents(ray_local, tmp_path):
+    """An id repeated in the input names two documents: a copy under the same id is an exact
+    duplicate, a near copy under it a near duplicate, and another text under it is kept."""
+    from datapipe.live import ExactIndex
+    from datapipe.neardup import BandIndex
+
+    cfg = config(tmp_path)
+    a, b, c, d = (" ".join(f"w{i}{k}" for i in range(80)) for k in "abcd")
+    near = b.replace("w40b", "changed")
+    records = [("x", a), ("x", a), ("y", b), ("y", near), ("z", c), ("z", d)]
+    (tmp_path / "f0.jsonl").write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in records))
+    docs = read_clean({"uri": np.array([str(tmp_path / "f0.jsonl")]), "source": np.array(["s"]),
+                       "file": np.arange(1)}, cfg)
+    assert docs.column("row").to_pylist() == list(range(6))
+    exact, bands = ray_local.remote(ExactIndex).remote(), [ray_local.remote(BandIndex).remote() for _ in range(4)]
+    pack = LiveTokPack(cfg, tokenizer_json(), "train", exact, bands)
+    pack(docs)
+    assert pack.counts == {"kept": 4, "removed": 2}

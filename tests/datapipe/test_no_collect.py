@@ -49,13 +49,16 @@ ALLOWED = {
     # hundred bytes) per task spec, and there is one spec per read task, bucket or partition.
     ("pipeline.py", "_map", "iter_rows"),
     # A dict of counts from the one near-clusters task (its edges and clusters go to files).
-    ("pipeline.py", "run", "ray.get(_near_clusters_task.options(resources=data_resources()).remote)"),
+    ("pipeline.py", "_batch_near", "ray.get(_near_clusters_task.options(resources=data_resources()).remote)"),
+    # A dict of counts from each id-partition task (one per dedup bucket; the repeats go to files).
+    ("pipeline.py", "_dedup", "ray.get([_id_repeats_task.options(resources=data_resources()).remote])"),
     # tokenizer.json as a string: its size follows tokenize.vocab_size, not the corpus.
-    ("pipeline.py", "run", "ray.get(_train_tokenizer_task.options(resources=data_resources()).remote)"),
+    ("pipeline.py", "_tokenizer", "ray.get(_train_tokenizer_task.options(resources=data_resources()).remote)"),
     # Reads the tokenizer.json named by tokenize.tokenizer_path, or on --resume the one the
     # interrupted run wrote (vocabulary-sized, as above).
-    ("pipeline.py", "run", "open_input_stream"),
-    # --resume reads _work/run.json: the config and the list of input files, not their contents.
+    ("pipeline.py", "_tokenizer", "open_input_stream"),
+    # --resume reads _work/run.json (the config and the list of input files, not their contents)
+    # and a finished run's manifest.json (its config and shard list: one entry per shard).
     ("pipeline.py", "check_resume", "open_input_stream"),
     # In TokPack actors, not the driver: streaming near-dedup's answers for one tokenize batch
     # (tokenize.batch_size ids), first from index shard 0, then from the others.

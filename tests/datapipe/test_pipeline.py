@@ -104,3 +104,36 @@ def test_plan_tasks_groups_small_files(tmp_path):
 @pytest.mark.parametrize("configured, size, expected", [(7, 10**12, 7), (0, 10, 4), (0, 10 * 256 * 2**20, 10)])
 def test_num_buckets_depends_only_on_config_and_input(configured, size, expected):
     assert pipeline.num_buckets(DatapipeConfig(dedup=DedupConfig(num_buckets=configured)), size) == expected
+
+
+def test_a_record_whose_id_an_earlier_record_has_is_rejected_once(ray_local, tmp_path):
+    """Ids repeat within a file and across files, with the same text and with another: each
+    later record is rejected as duplicate_id (once), the first keeps the id, and nothing else
+    goes. Without this, removing near duplicate "q" by id would also remove the other "q"."""
+    from datapipe.dedup import bucket_of, text_hash
+
+    texts = distinct_docs(30, seed=4)
+    near = texts[6].replace(" the ", " one ", 1)
+    q_bucket = bucket_of(text_hash(normalize(near)), 3)
+    r = next(t for t in texts[11:] if bucket_of(text_hash(normalize(t)), 3) == q_bucket)  # meets "q" in its bucket
+    a = [(f"a{i}", texts[i]) for i in range(6)] + [("p", texts[6]), ("q", near), ("a1", texts[7]), ("a2", texts[2])]
+    b = [("a3", texts[8]), ("a4", texts[4]), ("q", r), ("b0", texts[9]), ("b1", texts[5]), ("b2", texts[10])]
+    for name, records in (("a", a), ("b", b)):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in records))
+    stats, out = run(tmp_path, (SourceConfig(name="web", paths=("x",)),), [("web", str(tmp_path / "*.jsonl"))],
+                     dedup=DedupConfig(num_buckets=3))
+
+    check_identity(stats)
+    assert stats["input_docs"] == 16 and stats["rejected_docs"] == {"duplicate_id": 5}
+    assert (stats["exact_duplicate_docs"], stats["near_duplicate_docs"], stats["kept_docs"]) == (1, 1, 9)
+    rejected = sorted(pq.read_table(out.path + "/rejected").to_pylist(), key=lambda x: x["doc_id"])
+    assert [x["doc_id"] for x in rejected] == ["a1", "a2", "a3", "a4", "q"]
+    assert {x["reason"] for x in rejected} == {"duplicate_id"}
+    assert rejected[0]["raw"] == normalize(texts[7]).encode()[:200]
+    assert rejected[4]["detail"].startswith("record 3 of ") and "b.jsonl: its id was first used by record 8 of " in \
+        rejected[4]["detail"] and rejected[4]["detail"].endswith("a.jsonl")
+    dups = pq.read_table(out.path + "/duplicates").to_pylist()
+    assert sorted((d["doc_id"], d["duplicate_of"], d["kind"]) for d in dups) == [("b1", "a5", "exact"),
+                                                                                ("q", "p", "near")]
+    _, docs = decoded_documents(out)
+    assert Counter(docs) == Counter(normalize(t) for t in [*texts[:7], texts[9], texts[10]])

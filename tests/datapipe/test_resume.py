@@ -31,6 +31,14 @@ def corpus(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def finished(ray_local, tmp_path_factory, corpus) -> str:
+    """An uninterrupted run's output (read-only for the tests)."""
+    ref = str(tmp_path_factory.mktemp("finished") / "ref")
+    assert main(["--input", str(corpus), "--output", ref, *ARGS]) == 0
+    return ref
+
+
 def rows(out, folder: str) -> list[tuple]:
     out_rows = []
     for f in sorted(glob.glob(os.path.join(out, folder, "*.parquet"))):
@@ -39,9 +47,8 @@ def rows(out, folder: str) -> list[tuple]:
     return sorted(out_rows)
 
 
-def test_interrupted_run_resumes_to_the_same_outputs(ray_local, tmp_path, corpus, capfd):
-    ref, out = str(tmp_path / "ref"), str(tmp_path / "out")
-    assert main(["--input", str(corpus), "--output", ref, *ARGS]) == 0
+def test_interrupted_run_resumes_to_the_same_outputs(ray_local, tmp_path, corpus, finished, capfd):
+    ref, out = finished, str(tmp_path / "out")
 
     cmd = [sys.executable, "-m", "datapipe", "--input", str(corpus), "--output", out, *ARGS]
     env = dict(os.environ, RAY_ADDRESS=ray_local.get_runtime_context().gcs_address)  # a job on the session's Ray
@@ -80,3 +87,15 @@ def test_resume_refuses_a_different_config(ray_local, tmp_path, corpus):
     out = str(tmp_path / "out")
     os.makedirs(os.path.join(out, "_work"))
     assert main(["--input", str(corpus), "--output", out, "--resume", *ARGS, "--set", "dedup.near.mode=streaming"]) == 2
+
+
+def test_resume_refuses_a_finished_output_of_another_config(ray_local, corpus, finished, capfd):
+    """A finished run has no _work/run.json left; its manifest.json's config is compared."""
+    before = {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(finished, "**", "*"), recursive=True)}
+    capfd.readouterr()
+    assert main(["--input", str(corpus), "--output", finished, "--resume", *ARGS,
+                 "--set", "tokenize.vocab_size=1200"]) == 2
+    err = capfd.readouterr().err.strip()
+    assert err.startswith("datapipe: error: --resume: the config differs") and "manifest.json" in err
+    assert len(err.splitlines()) == 1
+    assert {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(finished, "**", "*"), recursive=True)} == before
