@@ -114,7 +114,11 @@ def check(cfg: DatapipeConfig, overwrite: bool = False, resume: bool = False) ->
     present), files the config names, and the output folder. Returns the input files."""
     inputs = resolve_inputs(cfg) if cfg.sources else []
     check_paths(cfg)
-    check_output(cfg, overwrite, resume)
+    out = check_output(cfg, overwrite, resume)
+    if resume and inputs:
+        from datapipe.pipeline import check_resume
+
+        check_resume(cfg, inputs, out)
     return inputs
 
 

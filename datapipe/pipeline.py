@@ -45,28 +45,32 @@ def plan_tasks(files: list[tuple[io.Location, str]], target_bytes: int) -> list[
     return tasks
 
 
-def check_resume(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Location, resume: bool) -> None:
-    """Record what this run is; a resumed run must be the same run: the config and input files
-    of _work/run.json, and the config of manifest.json when the run had finished (its _work/
-    is removed then, and rerunning would rewrite shards listed under the old config)."""
-    run = json.loads(json.dumps({"config": to_dict(cfg),
-                                 "inputs": [[loc.uri, src, io.size(loc)] for loc, src in inputs]}))
+def run_record(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]]) -> dict:
+    """What this run is, as _work/run.json holds it: the config and the input files with their sizes."""
+    return json.loads(json.dumps({"config": to_dict(cfg),
+                                  "inputs": [[loc.uri, src, io.size(loc)] for loc, src in inputs]}))
+
+
+def check_resume(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Location) -> None:
+    """A resumed run must be the same run: the config and input files of _work/run.json, and the
+    config of manifest.json when the run had finished (its _work/ is removed then, and rerunning
+    would rewrite shards listed under the old config). Reads only; called before any work."""
+    run = run_record(cfg, inputs)
     marker, finished = out.join("_work", "run.json"), out.join("manifest.json")
-    if resume and io.exists(finished):
+    if io.exists(finished):
         with finished.fs.open_input_stream(finished.path) as f:
             if json.loads(f.read()).get("config") != run["config"]:
                 raise ConfigError(f"--resume: the config differs from the one of the finished run in {out.uri} "
                                   "(manifest.json); rerun with --overwrite or choose another --output")
-    if resume and io.exists(marker):
+    if io.exists(marker):
         with marker.fs.open_input_stream(marker.path) as f:
             before = json.loads(f.read())
         if before != run:
             what = "config" if before["config"] != run["config"] else "input files"
             raise ConfigError(f"--resume: the {what} differ from the interrupted run's; rerun with --overwrite")
-    if resume and cfg.dedup.near.enabled and cfg.dedup.near.mode == "streaming":
+    if cfg.dedup.near.enabled and cfg.dedup.near.mode == "streaming":
         raise ConfigError("--resume: streaming near dedup keeps its index in memory and cannot resume; "
                           "use dedup.near.mode=batch or --overwrite")
-    io.write_json(marker, run)
 
 
 def num_buckets(cfg: DatapipeConfig, input_bytes: int) -> int:
@@ -116,7 +120,9 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
         log: Callable[[str], None] = print, resume: bool = False) -> dict:
     """Run every stage; write tokenizer.json, stats.json and (last) manifest.json. With
     `resume`, tasks an interrupted run of the same config finished are not run again."""
-    check_resume(cfg, inputs, out, resume)
+    if resume:
+        check_resume(cfg, inputs, out)
+    io.write_json(out.join("_work", "run.json"), run_record(cfg, inputs))
     seconds: dict[str, float] = {}
     input_bytes = sum(io.size(loc) for loc, _ in inputs)
     k = num_buckets(cfg, input_bytes)

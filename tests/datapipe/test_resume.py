@@ -99,3 +99,11 @@ def test_resume_refuses_a_finished_output_of_another_config(ray_local, corpus, f
     assert err.startswith("datapipe: error: --resume: the config differs") and "manifest.json" in err
     assert len(err.splitlines()) == 1
     assert {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(finished, "**", "*"), recursive=True)} == before
+
+
+def test_check_finds_the_resume_mismatch_before_any_work(ray_local, corpus, finished, capfd):
+    capfd.readouterr()
+    assert main(["--check", "--input", str(corpus), "--output", finished, "--resume", *ARGS,
+                 "--set", "tokenize.vocab_size=1200"]) == 2
+    assert capfd.readouterr().err.startswith("datapipe: error: --resume: the config differs")
+    assert main(["--check", "--input", str(corpus), "--output", finished, "--resume", *ARGS]) == 0
