@@ -1,6 +1,7 @@
 """`python -m pretrain.generate --checkpoint PATH --prompt "…"`: sample from a trained checkpoint.
 
-ZeRO shards are consolidated into one single-process model first (pretrain.checkpoint.load_model).
+ZeRO shards are consolidated into one single-process model first (pretrain.checkpoint.load_model), once the
+checkpoint is found complete: every file its completion markers list has the SHA-256 recorded at save time.
 """
 from __future__ import annotations
 

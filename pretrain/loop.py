@@ -18,7 +18,6 @@ import contextlib
 import json
 import math
 import os
-import random
 import tempfile
 import time
 from typing import NamedTuple
@@ -28,7 +27,7 @@ import torch
 
 from datapipe import io
 from datapipe.typedconfig import from_dict
-from pretrain.checkpoint import TAG
+from pretrain.checkpoint import restore, save_checkpoint, staging, sweep_staging
 from pretrain.config import PretrainConfig
 from pretrain.model import GPT, GPTConfig, flops_per_token, mlm_mask
 from pretrain.progress import attach, clock, flush, no_stdout_prints, quiet_libraries, say
@@ -195,67 +194,6 @@ def evaluate(engine, val: np.ndarray, cfg, mcfg, manifest, device) -> dict:
     return {"val_loss": loss, "val_ppl": math.exp(min(loss, 50.0))}
 
 
-def rng_state(generator: torch.Generator) -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
-            "masking": generator.get_state()}
-
-
-def set_rng_state(saved: dict, generator: torch.Generator) -> None:
-    torch.set_rng_state(saved["torch"])
-    np.random.set_state(saved["numpy"])
-    random.setstate(saved["python"])
-    generator.set_state(saved["masking"])
-
-
-def save_checkpoint(engine, state: dict, config: dict, rank: int, generator: torch.Generator,
-                    crash: bool = False):
-    """Every rank writes its DeepSpeed shard and its RNG state into its own folder, then
-    reports it; Ray registers the checkpoint only once every rank has reported, so a crash
-    in the middle of a save leaves the previous checkpoint the latest."""
-    from ray.train import Checkpoint
-
-    path = tempfile.mkdtemp(prefix=f"ckpt-{config['cfg']['run']['name']}-")  # removed by report() once uploaded
-    engine.save_checkpoint(path, tag=TAG)
-    torch.save(rng_state(generator), os.path.join(path, f"rng_rank{rank}.pt"))
-    if crash:  # debug: die with the save half done (see train.debug_crash_in_save_at_step)
-        os._exit(1)
-    if rank == 0:
-        for name, text in (("state.json", json.dumps(state, indent=1)), ("config.json", json.dumps(config["cfg"], indent=1)),
-                           ("tokenizer.json", config["tokenizer_json"])):
-            with open(os.path.join(path, name), "w") as f:
-                f.write(text)
-    return Checkpoint.from_directory(path)
-
-
-def restore(engine, checkpoint_dir: str, rank: int, generator: torch.Generator, manifest: dict,
-            universal: str | None = None) -> dict:
-    """Load engine, step/tokens/data position and this rank's RNG state from a checkpoint
-    folder; from its universal conversion (`universal`, a folder) when the world size changed."""
-    with open(os.path.join(checkpoint_dir, "state.json")) as f:
-        state = json.load(f)
-    check_resumable(state, manifest, checkpoint_dir)
-    if universal:
-        engine.load_checkpoint(os.path.dirname(universal), tag=os.path.basename(universal))
-    else:
-        engine.load_checkpoint(checkpoint_dir, tag=TAG)
-    rng = os.path.join(checkpoint_dir, f"rng_rank{rank}.pt")
-    if os.path.exists(rng) and not universal:
-        set_rng_state(torch.load(rng, weights_only=False), generator)
-    return state
-
-
-def check_resumable(state: dict, manifest: dict, where: str) -> None:
-    """A checkpoint only resumes on the data it was trained on."""
-    from datapipe.typedconfig import ConfigError
-
-    if state["tokenizer_sha256"] != manifest["tokenizer_sha256"]:
-        raise ConfigError(f"cannot resume from {where}: it was trained with another tokenizer "
-                          f"(sha256 {state['tokenizer_sha256'][:12]}…, the shards have {manifest['tokenizer_sha256'][:12]}…)")
-    if state["seq_len"] != manifest["seq_len"]:
-        raise ConfigError(f"cannot resume from {where}: it was trained at seq_len {state['seq_len']}, "
-                          f"the shards hold {manifest['seq_len']}")
-
-
 def mfu(tokens_per_s: float, mcfg: GPTConfig, on_gpu: bool, world: int) -> float | None:
     if not on_gpu:
         return None
@@ -265,10 +203,10 @@ def mfu(tokens_per_s: float, mcfg: GPTConfig, on_gpu: bool, world: int) -> float
 
 
 def train_func(config: dict) -> None:
-    """Ray Train worker entry. config = {"cfg": PretrainConfig as dict, "manifest": the shards'
-    manifest, "tokenizer_json", "per_rank": shard mode, "val": validation blocks,
-    "tensorboard_dir", "tensorboard_mirror": remote storage's copy of it or None, "trace_dir",
-    "resume_from": a checkpoint folder or None}."""
+    """Ray Train worker entry. config = {"cfg": PretrainConfig as dict, "manifest": the shards' manifest,
+    "tokenizer_json", "per_rank": shard mode, "val": validation blocks, "tensorboard_dir", "tensorboard_mirror":
+    remote storage's copy of it or None, "trace_dir", "run_dir", "resume_from": a checkpoint folder or None,
+    "universal": its universal conversion or None, "skip": run checkpoints that resume_from replaces}."""
     import ray.train
     import ray.train.torch
 
@@ -276,47 +214,16 @@ def train_func(config: dict) -> None:
     if not cfg.run.verbose:
         quiet_libraries()
     manifest = config["manifest"]
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    rank, world = ray.train.get_context().get_world_rank(), ray.train.get_context().get_world_size()
     attach(config.get("progress"))
     device = ray.train.torch.get_device()
-    on_gpu = device.type == "cuda"
-    if not on_gpu:  # else DeepSpeed warns that it found no GPU and picked the CPU
-        os.environ.setdefault("DS_ACCELERATOR", "cpu")
-    mcfg = model_config(cfg, manifest)
-    checkpoint = ray.train.get_checkpoint()  # set when Ray restarted us after a failure, or continues the run
-    # a checkpoint written by another number of ranks is loaded from its universal conversion
-    universal = config.get("universal")
-    if checkpoint and not _written_before(checkpoint, config.get("resume_from")):
-        universal = None
-    with contextlib.nullcontext() if cfg.run.verbose else no_stdout_prints():  # "… shm_comm_op built successfully"
-        engine = build_engine(cfg, mcfg, on_gpu, universal=bool(universal))
-    generator = torch.Generator().manual_seed(cfg.train.seed * 1000 + rank)
-
+    on_gpu, mcfg = device.type == "cuda", model_config(cfg, manifest)
+    engine, generator, state = _start(config, cfg, mcfg, manifest, rank, world, on_gpu)
     total, per_rank_step = cfg.total_steps(), cfg.seqs_per_step() // world
-    state = {"step": 0, "tokens": 0, "samples": 0, "world": world, "seq_len": manifest["seq_len"],
-             "tokenizer_sha256": manifest["tokenizer_sha256"]}
-    if checkpoint and not universal:
-        with checkpoint.as_directory() as path:
-            state = restore(engine, path, rank, generator, manifest)
-    elif config.get("resume_from"):
-        state = restore(engine, config["resume_from"], rank, generator, manifest, universal)
-    if state["world"] != world and not universal:
-        raise RuntimeError(f"the checkpoint has {state['world']} ranks and this run {world}, but it was not "
-                           "converted for elastic resume (resume through python -m pretrain --resume)")
-    state["world"] = world
     start, last_file = state["step"], state.get("files_done", 0)
     batches = iter(_train_batches(cfg, config, state, rank, world, total))
     val = np.asarray(config["val"])
-    trace = Trace(config.get("trace_dir"), rank)
-
-    writer = None
-    if rank == 0 and config["tensorboard_dir"]:
-        from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(config["tensorboard_dir"], purge_step=start or None)
-        say(f"[pretrain] TensorBoard logs: {config['tensorboard_dir']}")
-    if rank == 0 and start:
-        say(f"[pretrain] resumed at step {start} ({state['samples']:,} samples consumed)")
+    trace, writer = Trace(config.get("trace_dir"), rank), _writer(config, rank, state)
 
     run_start, window = time.perf_counter(), {"time": 0.0, "wait": 0.0, "steps": 0, "loss": 0.0}
     for step in range(start, total + 1):
@@ -324,22 +231,12 @@ def train_func(config: dict) -> None:
         metrics: dict = {"step": step, "tokens": state["tokens"]}
         if step % cfg.train.eval_every == 0 or last_step:
             metrics |= evaluate(engine, val, cfg, mcfg, manifest, device)
-            if rank == 0:
-                show_step(step=step, total=total, val=metrics["val_loss"])
-                say(f"[pretrain] step {step}/{total} | val loss {metrics['val_loss']:.3f} | "
-                    f"val ppl {metrics['val_ppl']:.1f}")
-            if writer:
-                writer.add_scalar("val/loss", metrics["val_loss"], step)
-                writer.add_scalar("val/perplexity", metrics["val_ppl"], step)
+            _show_eval(metrics, step, total, rank, writer)
         if (step > start and step % cfg.train.checkpoint_every == 0) or last_step:
             if not config["per_rank"]:
                 state["files_done"] = files_consumed(last_file)
-            if writer and config.get("tensorboard_mirror"):
-                writer.flush()
-                io.copy_tree(config["tensorboard_dir"], config["tensorboard_mirror"])
             crash = step == cfg.train.debug_crash_in_save_at_step and trace.first_crash()
-            ray.train.report(metrics, checkpoint=save_checkpoint(engine, state, config, rank, generator, crash),
-                             delete_local_checkpoint_after_upload=True)
+            _save_and_report(engine, metrics, state, config, rank, world, generator, writer, crash)
         elif "val_loss" in metrics:
             ray.train.report(metrics)
         if last_step:
@@ -350,9 +247,8 @@ def train_func(config: dict) -> None:
         last_file = positions[-1] if positions and not config["per_rank"] else last_file
         dt = time.perf_counter() - t0
         trace.record(step, loss, positions)
-        state["step"] = step + 1
-        state["tokens"] += cfg.train.global_batch_tokens
-        state["samples"] += per_rank_step * world
+        state.update(step=step + 1, tokens=state["tokens"] + cfg.train.global_batch_tokens,
+                     samples=state["samples"] + per_rank_step * world)
         for k, v in (("time", dt), ("wait", wait), ("steps", 1), ("loss", loss)):
             window[k] += v
         window["grad_norm"] = grad_norm
@@ -366,6 +262,75 @@ def train_func(config: dict) -> None:
     if writer:
         writer.close()
     flush()  # the last messages reach the driver before fit() returns
+
+
+def _start(config: dict, cfg: PretrainConfig, mcfg: GPTConfig, manifest: dict, rank: int, world: int,
+           on_gpu: bool) -> tuple:
+    """(engine, masking generator, state): a fresh engine, or one restored from Ray's checkpoint (set
+    when Ray restarted us after a failure, or continues the run) or from the driver's `resume_from`."""
+    import ray.train
+
+    if not on_gpu:  # else DeepSpeed warns that it found no GPU and picked the CPU
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint and os.path.basename(checkpoint.path.rstrip("/")) in config.get("skip", ()):
+        checkpoint = None  # the driver found it incomplete, or older than the one it chose: resume_from instead
+    # a checkpoint written by another number of ranks is loaded from its universal conversion
+    universal = config.get("universal")
+    if checkpoint and not _written_before(checkpoint, config.get("resume_from")):
+        universal = None
+    sweep_staging(config.get("run_dir") or cfg.run.name)  # what a crashed worker of this run left on this node
+    with contextlib.nullcontext() if cfg.run.verbose else no_stdout_prints():  # "… shm_comm_op built successfully"
+        engine = build_engine(cfg, mcfg, on_gpu, universal=bool(universal))
+    generator = torch.Generator().manual_seed(cfg.train.seed * 1000 + rank)
+    state = {"step": 0, "tokens": 0, "samples": 0, "world": world, "seq_len": manifest["seq_len"],
+             "tokenizer_sha256": manifest["tokenizer_sha256"]}
+    if checkpoint and not universal:
+        with checkpoint.as_directory() as path:
+            state = restore(engine, path, rank, generator, manifest, say=say)
+    elif config.get("resume_from"):
+        state = restore(engine, config["resume_from"], rank, generator, manifest, universal, say=say)
+    if state["world"] != world and not universal:
+        raise RuntimeError(f"the checkpoint has {state['world']} ranks and this run {world}, but it was not "
+                           "converted for elastic resume (resume through python -m pretrain --resume)")
+    state["world"] = world
+    return engine, generator, state
+
+
+def _writer(config: dict, rank: int, state: dict):
+    """Rank 0's TensorBoard writer (None elsewhere), continuing at the resumed step."""
+    writer = None
+    if rank == 0 and config["tensorboard_dir"]:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(config["tensorboard_dir"], purge_step=state["step"] or None)
+        say(f"[pretrain] TensorBoard logs: {config['tensorboard_dir']}")
+    if rank == 0 and state["step"]:
+        say(f"[pretrain] resumed at step {state['step']} ({state['samples']:,} samples consumed)")
+    return writer
+
+
+def _show_eval(metrics: dict, step: int, total: int, rank: int, writer) -> None:
+    if rank == 0:
+        show_step(step=step, total=total, val=metrics["val_loss"])
+        say(f"[pretrain] step {step}/{total} | val loss {metrics['val_loss']:.3f} | val ppl {metrics['val_ppl']:.1f}")
+    if writer:
+        writer.add_scalar("val/loss", metrics["val_loss"], step)
+        writer.add_scalar("val/perplexity", metrics["val_ppl"], step)
+
+
+def _save_and_report(engine, metrics: dict, state: dict, config: dict, rank: int, world: int, generator,
+                     writer, crash: bool) -> None:
+    """Save this rank's part of a checkpoint in a staging folder (removed afterwards, even on an
+    error) and report it with the metrics; Ray uploads it and registers it once every rank has."""
+    import ray.train
+
+    if writer and config.get("tensorboard_mirror"):
+        writer.flush()
+        io.copy_tree(config["tensorboard_dir"], config["tensorboard_mirror"])
+    with staging(config.get("run_dir") or config["cfg"]["run"]["name"]) as path:
+        saved = save_checkpoint(engine, path, state, config, rank, world, generator, crash)
+        ray.train.report(metrics, checkpoint=saved, delete_local_checkpoint_after_upload=True)
 
 
 def _written_before(checkpoint, resume_from: str | None) -> bool:

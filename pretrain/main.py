@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from io import StringIO
 
@@ -108,6 +107,22 @@ def tokenizer_json(cfg: PretrainConfig) -> str:
         return f.read().decode()
 
 
+def check_data(cfg: PretrainConfig) -> tuple[dict, str]:
+    """(manifest, tokenizer.json text) of the shards, once the model shape fits them and the tokenizer is
+    the one the manifest records (a tokenizer.json replaced after datapipe wrote the shards is refused)."""
+    from pretrain.checkpoint import check_tokenizer
+    from pretrain.data import load_manifest
+    from pretrain.loop import model_config
+
+    manifest = load_manifest(cfg.data.shards)
+    model_config(cfg, manifest)
+    tokenizer = tokenizer_json(cfg)
+    what = (f"data.live_tokenizer {cfg.data.live_tokenizer}" if cfg.data.live_tokenizer
+            else f"{cfg.data.shards.rstrip('/')}/tokenizer.json")
+    check_tokenizer(tokenizer, manifest, what)
+    return manifest, tokenizer
+
+
 def live_position(cfg: PretrainConfig) -> str:
     """Live mode: the file through which a resumed run tells the stream which files to skip."""
     return os.path.join(run_dir(cfg), "live_position.json")
@@ -136,34 +151,50 @@ def run_dir(cfg: PretrainConfig) -> str:
     return os.path.join(storage_path(cfg), cfg.run.name)
 
 
-def resume_point(cfg: PretrainConfig, resume: str, manifest: dict) -> tuple[str | None, str | None]:
-    """(checkpoint Ray will hand the workers, checkpoint to start from explicitly) for --resume."""
-    from pretrain.checkpoint import latest_checkpoint
-    from pretrain.loop import check_resumable
+def resume_point(cfg: PretrainConfig, resume: str, manifest: dict) -> tuple[str | None, str | None, list[str]]:
+    """(checkpoint to resume from or None, the same as an absolute path for the workers, names of the
+    run's checkpoints the workers must not take from Ray instead) for --resume. Only complete
+    checkpoints are chosen (pretrain.checkpoint.check_complete)."""
+    from pretrain.checkpoint import check_resumable, checkpoint_folders, latest_checkpoint
 
-    latest = None if "://" in cfg.run.storage_path else latest_checkpoint(run_dir(cfg))
-    if resume == "never" and latest:
+    local = "://" not in cfg.run.storage_path
+    own = checkpoint_folders(run_dir(cfg)) if local else []
+    if resume == "never" and own:
         raise ConfigError(f"run {cfg.run.name} already has checkpoints in {run_dir(cfg)}; "
                           "pass --resume auto to continue it or choose another run.name")
     if resume not in ("auto", "never"):
-        if latest:
+        if own:
             raise ConfigError(f"--resume {resume}: run {cfg.run.name} already has its own checkpoints; "
                               "choose a new run.name to start from another checkpoint")
-        if not os.path.isfile(os.path.join(resume, "state.json")):
-            raise ConfigError(f"--resume {resume}: not a checkpoint folder (no state.json)")
-        latest, explicit = resume, os.path.abspath(resume)
+        check_resume_path(resume, hashes=True)
+        latest = resume
     else:
-        explicit = None
+        latest = latest_checkpoint(run_dir(cfg)) if own else None
+    explicit = os.path.abspath(latest) if latest else None
     if latest:
         with open(os.path.join(latest, "state.json")) as f:
             check_resumable(json.load(f), manifest, latest)
-        explicit = explicit or os.path.abspath(latest)
-    return latest, explicit
+    return latest, explicit, [os.path.basename(p) for p in own if os.path.abspath(p) != explicit]
+
+
+def check_resume_path(resume: str, hashes: bool = False) -> None:
+    """--resume PATH must be a complete checkpoint folder; without `hashes` only its files' presence
+    and sizes are checked (quick, before Ray starts), with them their SHA-256 too."""
+    from pretrain.checkpoint import check_complete, warn
+
+    if not os.path.isdir(resume):
+        raise ConfigError(f"--resume {resume}: no such checkpoint folder")
+    try:
+        check_complete(resume, hashes=hashes, warn=warn if hashes else None)  # warn once, not twice
+    except ConfigError as e:
+        raise ConfigError(f"--resume {resume}: {e}") from None
 
 
 def universal_checkpoint(checkpoint: str, cfg: PretrainConfig) -> str | None:
     """For a checkpoint written by another number of ranks: its DeepSpeed universal
-    conversion (made once, next to it), which any number of ranks can load."""
+    conversion (made once, inside it), which any number of ranks can load."""
+    from pretrain.checkpoint import universal_conversion
+
     with open(os.path.join(checkpoint, "state.json")) as f:
         world = json.load(f)["world"]
     if world == cfg.scaling.num_workers:
@@ -171,16 +202,16 @@ def universal_checkpoint(checkpoint: str, cfg: PretrainConfig) -> str | None:
     if cfg.deepspeed.zero_stage == 0:
         raise ConfigError(f"cannot resume a {world}-worker checkpoint with {cfg.scaling.num_workers} workers at ZeRO-0 "
                           "(no ZeRO shards to convert); use the same scaling.num_workers")
-    out = os.path.join(checkpoint, "engine_universal")
-    if not os.path.isdir(out):
-        print(f"[pretrain] elastic resume: converting {world}-rank checkpoint to a universal one", flush=True)
-        proc = subprocess.run([sys.executable, "-m", "deepspeed.checkpoint.ds_to_universal", "--input_folder",
-                               os.path.join(checkpoint, "engine"), "--output_folder", out, "--inject_missing_state"],
-                              capture_output=True, text=True)
-        if proc.returncode:
-            raise ConfigError(f"elastic resume: DeepSpeed could not convert {checkpoint}: "
-                              f"{(proc.stderr.strip().splitlines() or ['?'])[-1]}")
-    return out
+    return universal_conversion(checkpoint, f"[pretrain] elastic resume: converting {world}-rank checkpoint to a "
+                                            "universal one")
+
+
+def tidy_run_dir(cfg: PretrainConfig) -> int:
+    """Remove the hidden `.tmp-*` files a crashed run left in its run folder (local storage only);
+    called before the run starts, when nothing of it writes there."""
+    from datapipe import io
+
+    return io.sweep_tmp(io.resolve(run_dir(cfg)))
 
 
 def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | None = None,
@@ -190,11 +221,12 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | N
     from ray.data import ExecutionOptions
     from ray.train.torch import TorchTrainer
 
-    from pretrain.data import load_manifest, val_blocks
-    from pretrain.loop import model_config, train_func
+    from pretrain.data import val_blocks
+    from pretrain.loop import train_func
 
-    manifest = load_manifest(cfg.data.shards)
-    model_config(cfg, manifest)  # fail now, on the driver, if the shape does not fit the data
+    manifest, tokenizer = check_data(cfg)
+    latest, explicit, skip = resume_point(cfg, resume, manifest)  # files only: before Ray is asked anything
+    tidy_run_dir(cfg)
     from cluster.placement import gpus_available
 
     use_gpu = cfg.scaling.use_gpu == "yes" or (cfg.scaling.use_gpu == "auto" and gpus_available())
@@ -202,15 +234,13 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | N
     if reserved > cpus - 0.5 and not ray.cluster_resources().get("GPU", 0) and "RAY_ADDRESS" not in os.environ:
         raise ConfigError(f"scaling: {cfg.scaling.num_workers} workers × {cfg.scaling.cpus_per_worker} CPUs leave "
                           f"none of the {cpus:g} CPUs for Ray Data to read with; lower scaling.cpus_per_worker")
-    tokenizer = tokenizer_json(cfg)
     datasets, per_rank = datasets_for(cfg, manifest, tokenizer)
-    latest, explicit = resume_point(cfg, resume, manifest)
     if latest:
         print(f"[pretrain] resuming from {latest}", flush=True)
     loop_config = {"cfg": to_dict(cfg), "manifest": {k: v for k, v in manifest.items() if k != "config"},
                    "tokenizer_json": tokenizer, "per_rank": per_rank, "live_position": live_position(cfg),
                    "tensorboard_dir": tensorboard_dir(cfg), "tensorboard_mirror": tensorboard_mirror(cfg),
-                   "resume_from": explicit,
+                   "resume_from": explicit, "skip": skip, "run_dir": run_dir(cfg),
                    "universal": universal_checkpoint(explicit, cfg) if explicit else None,
                    "trace_dir": os.path.join(run_dir(cfg), "trace") if cfg.train.record_trace else None,
                    "val": val_blocks(cfg.data.shards, manifest, cfg.train.eval_blocks), "progress": progress}
@@ -250,12 +280,13 @@ def main(argv: list[str] | None = None) -> int:
         cfg = build_config(args)
         if cfg.deepspeed.config_file and not os.path.isfile(cfg.deepspeed.config_file):
             raise ConfigError(f"deepspeed.config_file: file not found: {cfg.deepspeed.config_file}")
+        if args.resume not in ("auto", "never"):
+            check_resume_path(args.resume)  # before Ray starts and the sample shards are built
         if not cfg.data.shards:
             connect(cfg)  # the sample shards are built on Ray
         cfg = ensure_shards(cfg)
+        check_data(cfg)  # given shards: before Ray starts
         connect(cfg)
-        if args.resume not in ("auto", "never") and not os.path.isdir(args.resume):
-            raise ConfigError(f"--resume {args.resume}: no such checkpoint folder")
         from pretrain.progress import Display, board_name
 
         progress = board_name()

@@ -130,6 +130,11 @@ def test_crash_in_the_middle_of_a_save_resumes_from_the_previous_checkpoint(ray_
     # died saving step 8, restarted from the step-4 checkpoint: steps 4..7 were trained twice
     assert steps == list(range(8)) + list(range(4, STEPS))
     assert_same_training(tmp_path, "crash")
+    # the dead workers' staging folders were swept when the restarted ones began
+    from pretrain.checkpoint import staging_prefix
+    from pretrain.main import run_dir
+
+    assert not glob.glob(staging_prefix(run_dir(resume_config(tmp_path, shards, "crash"))) + "*")
 
 
 def test_killed_job_rerun_with_the_same_command_resumes_exactly(ray_local, tmp_path, shards, reference):

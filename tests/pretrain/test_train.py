@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import glob
 import os
-import tempfile
 
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from datapipe.typedconfig import from_dict
+from pretrain.checkpoint import registered, staging_prefix, verify
 from pretrain.config import PretrainConfig
-from pretrain.main import build_trainer
+from pretrain.main import build_trainer, run_dir
 from tests.pretrain.synthetic import write_shards
 
 STEPS = 30
@@ -67,7 +67,7 @@ def trained(ray_local, tmp_path_factory, shards):
 
 @pytest.mark.parametrize("stage", [1, 2, 3])
 def test_loss_falls_for_every_zero_stage(trained, stage):
-    run, _, result = trained(stage)
+    run, cfg, result = trained(stage)
     assert result.error is None
     assert result.metrics["step"] == STEPS
     tb = scalars(str(run / "tensorboard"))
@@ -88,7 +88,12 @@ def test_loss_falls_for_every_zero_stage(trained, stage):
     if stage == 1:  # the copy in the storage is the local folder's
         assert os.listdir(run / "tensorboard") == os.listdir(run.parent.parent / "tb-local")
     # the workers' local copies are gone once Ray has the checkpoint
-    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"ckpt-zero{stage}-*"))
+    assert not glob.glob(staging_prefix(run_dir(cfg)) + "*")
+    # every kept checkpoint is complete: both ranks' markers, every file's SHA-256, and Ray registered it
+    for path in ckpts:
+        assert verify(path) and registered(path)
+        assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(path, "complete_rank*.json"))) == [
+            "complete_rank0.json", "complete_rank1.json"]
 
 
 def test_checkpoint_generates_and_exports(trained, tmp_path):
