@@ -140,11 +140,16 @@ def load_pretrained(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def export_checkpoint(checkpoint: str, out_dir: str) -> Path:
-    """A training checkpoint folder (ZeRO shards consolidated) → a Hugging Face-style folder."""
+    """A complete training checkpoint folder (ZeRO shards consolidated) → a Hugging Face-style folder.
+    ConfigError, before anything is written, for an `out_dir` that overlaps the checkpoint or holds
+    files other than an earlier export's."""
     import os
 
+    from datapipe import io
     from pretrain.checkpoint import load_model
 
+    io.refuse_overlap(out_dir, [checkpoint], "--out")
+    io.check_replaceable(io.resolve(out_dir), (WEIGHTS_FILE,), "--out")
     model, cfg, tok = load_model(checkpoint)
     ids = {"eos_id": tok.token_to_id(cfg.data.datapipe.tokenize.eos_token),
            "pad_id": tok.token_to_id(cfg.data.datapipe.tokenize.pad_token)}

@@ -1,5 +1,6 @@
 """pretrain/export.py: Hugging Face Llama layout, save/load round trip, and (when installed) transformers parity."""
 import json
+import os
 
 import pytest
 import torch
@@ -147,3 +148,41 @@ def test_transformers_llama_gives_the_same_logits(tmp_path, overrides):
     text = "the lazy fox"
     assert hf_tok(text)["input_ids"] == tok.encode(text).ids
     assert (hf_tok.eos_token, hf_tok.pad_token) == ("<|endoftext|>", "<|pad|>")
+
+
+def a_checkpoint_folder(root):
+    """Enough of a checkpoint folder for the checks that come before anything is read from it."""
+    root.mkdir(parents=True)
+    (root / "state.json").write_text("{}")
+    (root / "config.json").write_text("{}")
+    return root
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "around"])
+def test_export_refuses_an_out_that_overlaps_the_checkpoint(tmp_path, where, capsys):
+    from pretrain import export
+
+    ckpt = a_checkpoint_folder(tmp_path / "run" / "ckpt")
+    out = {"same": ckpt, "inside": ckpt / "export", "around": tmp_path / "run"}[where]
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    assert export.main(["--checkpoint", str(ckpt), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("pretrain.export: error: --out ") and "overlaps the input" in err[0], err
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_export_refuses_a_folder_that_is_not_an_earlier_export(tmp_path, capsys):
+    from pretrain import export
+
+    ckpt = a_checkpoint_folder(tmp_path / "ckpt")
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "todo.txt").write_text("mine")
+    assert export.main(["--checkpoint", str(ckpt), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds files that no earlier run of ours wrote" in err[0], err
+    assert os.listdir(out) == ["todo.txt"]
+    (out / "model.safetensors").write_bytes(b"")  # an earlier export may be replaced: --out passes, and
+    assert export.main(["--checkpoint", str(ckpt), "--out", str(out)]) == 2  # the checkpoint is looked at next
+    err = capsys.readouterr().err
+    assert "--out" not in err and f"checkpoint {ckpt} has no completion marker" in err, err
