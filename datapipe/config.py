@@ -261,7 +261,7 @@ class NearDedupConfig:
                             "threshold": fraction(lo_open=True, hi_open=True),
                             "false_negative_weight": fraction(lo_open=True, hi_open=True),
                             "bands": at_least(0), "rows": at_least(0), "max_shingles": at_least(1),
-                            "partitions": at_least(0), "index_shards": at_least(1)})
+                            "partitions": Range(0, 1_000_000), "index_shards": Range(1, 1024)})
         if bool(self.bands) != bool(self.rows) or self.bands * self.rows > self.num_perm:
             raise RangeError("bands/rows: give both (bands × rows ≤ num_perm) or neither")
 
@@ -352,4 +352,4 @@ class DatapipeConfig:
                 raise RangeError(f"sources.{s.name}.paths: no input paths given")
         if not self.output:
             raise RangeError("output: must not be empty")
-        check_ranges(self, {"sample_docs": at_least(SAMPLE_MIN_DOCS), "actor_num_cpus": at_least(0)})
+        check_ranges(self, {"sample_docs": Range(SAMPLE_MIN_DOCS, 10_000_000), "actor_num_cpus": Range(0, 1024)})

@@ -163,7 +163,19 @@ def run(cfg: DatapipeConfig, overwrite: bool = False, resume: bool = False, verb
     from datapipe import pipeline
 
     start_ray(verbose)
+    check_fits(cfg)
     return pipeline.run(cfg, inputs, out, resume=resume), out.uri
+
+
+def check_fits(cfg: DatapipeConfig) -> None:
+    """On a local Ray (no RAY_ADDRESS, so no autoscaler to add nodes), a stage actor that asks for
+    more CPUs than the machine has would wait forever: refuse it."""
+    import ray
+
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if "RAY_ADDRESS" not in os.environ and cfg.actor_num_cpus > cpus:
+        raise ConfigError(f"actor_num_cpus: {cfg.actor_num_cpus:g} is more than the {cpus:g} CPUs of this Ray; "
+                          "no stage actor could start")
 
 
 def main(argv: list[str] | None = None) -> int:

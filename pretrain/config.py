@@ -35,7 +35,7 @@ class DataConfig:
     """Live mode: tokenizer.json to encode with; empty takes the one in `shards` (or the sample's)."""
 
     def __post_init__(self) -> None:
-        check_ranges(self, {"seed": at_least(0), "prefetch_batches": at_least(0), "weights": at_least(0)})
+        check_ranges(self, {"seed": at_least(0), "prefetch_batches": Range(0, 1024), "weights": at_least(0)})
         if self.weights and not sum(self.weights.values()):
             raise RangeError("weights: not all 0")
 
@@ -62,7 +62,7 @@ class OptimConfig:
     def __post_init__(self) -> None:
         check_ranges(self, {"lr": Range(0, 10, lo_open=True), "min_lr_ratio": fraction(), "warmup_steps": at_least(0),
                             "weight_decay": at_least(0), "beta1": fraction(hi_open=True),
-                            "beta2": fraction(hi_open=True), "eps": positive(), "grad_clip": at_least(0)})
+                            "beta2": fraction(hi_open=True), "eps": Range(0, 1, lo_open=True), "grad_clip": at_least(0)})
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,8 @@ class ScalingConfig:
     def __post_init__(self) -> None:
         check_ranges(self, {"num_workers": Range(1, 100_000), "cpus_per_worker": at_least(0),
                             "resources_per_worker": at_least(0)})
+        if any(not name for name in self.resources_per_worker):
+            raise RangeError("resources_per_worker: a resource needs a name")
 
 
 @dataclass(frozen=True)

@@ -18,26 +18,48 @@ from io import StringIO
 from datapipe.typedconfig import ConfigError, load, to_dict
 from pretrain.config import PretrainConfig
 
-DEFAULT_CONFIG = "configs/pretrain/debug.yaml"
+DEFAULT_CONFIG = "debug"
+"""The shipped preset (configs/pretrain/debug.yaml) a bare `python -m pretrain` trains, from any folder."""
 SAMPLE_SHARDS = "outputs/pretrain-data"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m pretrain", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", help=f"YAML config (default {DEFAULT_CONFIG} when it exists)")
+    p.add_argument("--config", default=DEFAULT_CONFIG,
+                   help=f"a YAML file, or the bare name of a shipped preset (default {DEFAULT_CONFIG}; `raypretrain presets`)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a config field, e.g. --set train.max_steps=100 (repeatable)")
     p.add_argument("--resume", default="auto", metavar="auto|never|PATH",
                    help="auto (default): continue run.name from its latest checkpoint if it has one; "
                         "never: refuse if it has one; PATH: start from that checkpoint folder")
     p.add_argument("--verbose", action="store_true", help="show Ray's and DeepSpeed's INFO logs (run.verbose=true)")
+    p.add_argument("--check", action="store_true",
+                   help="check the config, the shards, the tokenizer and --resume, print 'config OK' and stop; starts nothing")
     return p.parse_args(argv)
 
 
 def build_config(args: argparse.Namespace) -> PretrainConfig:
-    path = args.config or (DEFAULT_CONFIG if os.path.isfile(DEFAULT_CONFIG) else None)
-    return load(PretrainConfig, path, args.overrides + (["run.verbose=true"] if args.verbose else []))
+    return load(PretrainConfig, args.config, args.overrides + (["run.verbose=true"] if args.verbose else []),
+                job="pretrain")
+
+
+def preflight(cfg: PretrainConfig, resume: str) -> None:
+    """Every check that needs only the config, the shards' manifest or a path, before Ray starts
+    or the sample corpus is built."""
+    from datapipe import io
+
+    if cfg.deepspeed.config_file and not os.path.isfile(cfg.deepspeed.config_file):
+        raise ConfigError(f"deepspeed.config_file: file not found: {cfg.deepspeed.config_file}")
+    if resume not in ("auto", "never"):
+        check_resume_path(resume)
+    if cfg.data.shards:
+        check_data(ensure_shards(cfg))
+        io.refuse_overlap(cfg.run.storage_path, [cfg.data.shards], "run.storage_path")
+    else:
+        cfg.check_sample_data()
+    if cfg.data.live_tokenizer and not io.exists(io.resolve(cfg.data.live_tokenizer)):
+        raise ConfigError(f"data.live_tokenizer: file not found: {cfg.data.live_tokenizer}")
 
 
 def ensure_shards(cfg: PretrainConfig) -> PretrainConfig:
@@ -278,14 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         cfg = build_config(args)
-        if cfg.deepspeed.config_file and not os.path.isfile(cfg.deepspeed.config_file):
-            raise ConfigError(f"deepspeed.config_file: file not found: {cfg.deepspeed.config_file}")
-        if args.resume not in ("auto", "never"):
-            check_resume_path(args.resume)  # before Ray starts and the sample shards are built
+        preflight(cfg, args.resume)
+        if args.check:
+            print("config OK")
+            return 0
         if not cfg.data.shards:
             connect(cfg)  # the sample shards are built on Ray
-        cfg = ensure_shards(cfg)
-        check_data(cfg)  # given shards: before Ray starts
+        cfg = ensure_shards(cfg)  # build_trainer checks the sample shards it built, as preflight did given ones
         connect(cfg)
         from pretrain.progress import Display, board_name
 

@@ -84,6 +84,9 @@ class GPTConfig:
         for name in ("rope_theta", "norm_eps", "init_std"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name}: must be positive, got {getattr(self, name)}")
+        for name in ("norm_eps", "init_std"):
+            if not getattr(self, name) <= 1:
+                raise ValueError(f"{name}: must be at most 1, got {getattr(self, name)}")
         if self.n_kv_head < 0:
             raise ValueError(f"n_kv_head: must be 0 (same as n_head) or positive, got {self.n_kv_head}")
         if self.ffn_hidden < 0:

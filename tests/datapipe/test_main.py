@@ -107,3 +107,9 @@ def test_overwrite_refuses_a_folder_datapipe_did_not_write(tmp_path, capfd):
     assert main(["--input", str(src), "--output", str(out), "--overwrite"]) == 2
     assert "refusing to delete" in capfd.readouterr().err
     assert (out / "thesis.tex").read_text() == "years of work"
+
+
+def test_a_stage_actor_larger_than_the_machine_is_refused(ray_local, tmp_path, capfd):
+    src = _corpus(tmp_path / "in")
+    assert main(["--input", str(src), "--output", str(tmp_path / "out"), "--set", "actor_num_cpus=64"]) == 2
+    assert "actor_num_cpus: 64 is more than the 2 CPUs" in capfd.readouterr().err
