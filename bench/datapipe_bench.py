@@ -19,7 +19,8 @@ import psutil
 import pyarrow.parquet as pq
 import ray
 
-from datapipe import io, pipeline
+from datapipe import pipeline
+from raypretrain import storage
 from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.sample import write_corpus
 from datapipe.tokenize import encode, from_json
@@ -46,10 +47,10 @@ class PeakRSS(threading.Thread):
             time.sleep(self.interval)
 
 
-def tokenizer_ratio(out: io.Location, cfg: DatapipeConfig, tokenizer_json: str, max_docs: int) -> dict:
+def tokenizer_ratio(out: storage.Location, cfg: DatapipeConfig, tokenizer_json: str, max_docs: int) -> dict:
     """Our encode() against raw encode_batch on the same kept texts, same batch size, one process."""
     texts: list[str] = []
-    for f in io.list_files(out.join("_work", "kept"), ".parquet"):
+    for f in storage.list_files(out.join("_work", "kept"), ".parquet"):
         texts += pq.read_table(f.path, columns=["text"]).column(0).to_pylist()
         if len(texts) >= max_docs:
             break
@@ -83,8 +84,8 @@ def main() -> None:
     if not corpus.exists():
         write_corpus(corpus, args.docs, seed=0)
     gen_s = time.perf_counter() - t
-    out = io.resolve(str(work / "out"))
-    io.remove_tree(out)
+    out = storage.resolve(str(work / "out"))
+    storage.remove_tree(out)
     cfg = DatapipeConfig(sources=(SourceConfig(name="bench", paths=(str(corpus),)),), output=out.uri, keep_work=True)
     cfg = dataclasses.replace(cfg, read=dataclasses.replace(cfg.read, task_target_bytes=corpus.stat().st_size // (2 * args.cpus) + 1))
 
@@ -92,7 +93,7 @@ def main() -> None:
     monitor = PeakRSS()
     monitor.start()
     t = time.perf_counter()
-    stats = pipeline.run(cfg, [(io.resolve(str(corpus)), "bench")], out)
+    stats = pipeline.run(cfg, [(storage.resolve(str(corpus)), "bench")], out)
     wall = time.perf_counter() - t
     monitor.stop.set()
     monitor.join()

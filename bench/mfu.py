@@ -179,7 +179,7 @@ def _init_dist(device) -> None:
 
 def bench_deepspeed(cfg: GPTConfig, mb: int, compiled: bool, args, device) -> float:
     """Seconds per optimizer step through pretrain.loop.build_engine + train_step (1 rank)."""
-    from datapipe.typedconfig import to_dict, from_dict
+    from raypretrain.config import to_dict, from_dict
     from pretrain.config import PretrainConfig
     from pretrain.loop import build_engine, train_step
 

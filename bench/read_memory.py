@@ -70,7 +70,7 @@ def write_files(folder: Path, suffix: str, line_mb: int, normal: int) -> tuple[P
 def child(reader: str, path: str) -> None:
     """In a fresh process: read one file with one reader; print a JSON line of results."""
     import pyarrow as pa
-    from datapipe import io
+    from raypretrain import storage
     from datapipe.config import ReadConfig, SourceConfig
 
     pa.table({"x": ["y"]})  # pyarrow imports pandas on its first table: count it in the imports
@@ -80,7 +80,7 @@ def child(reader: str, path: str) -> None:
         spec.loader.exec_module(module)
     else:
         from datapipe import read as module
-    loc = io.resolve(path)
+    loc = storage.resolve(path)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t0 = time.perf_counter()
     if reader == "read()":

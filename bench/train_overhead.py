@@ -9,7 +9,7 @@ Same run, same model, same batch, same blocks, same thread count (and, with --wo
   bare      one process, no Ray, no DeepSpeed: GPT + torch AdamW (the model's param groups, the same LambdaLR
             schedule and grad clipping), grad accumulation over micro-batches read with numpy from the shards
             (pretrain.data.BlockReader called in-process, so the very blocks rank 0 of a 1-worker run reads).
-  ours-zN   `pretrain.main.build_trainer(cfg).fit()` with deepspeed.zero_stage=N: one Ray Train worker
+  ours-zN   `pretrain.trainer.build_trainer(cfg).fit()` with deepspeed.zero_stage=N: one Ray Train worker
             (num_workers=1, so the same compute in one process) running the real `pretrain.loop.train_func` with
             its DeepSpeed engine and its Ray Data stream. Its step time and data-wait fraction are what the loop
             itself logs to TensorBoard (`perf/step_time_s`, `perf/data_wait_fraction`), read back with
@@ -83,7 +83,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def make_cfg(args, shards: str, seq_len: int, vocab: int, zero: int, name: str):
-    from datapipe.typedconfig import load
+    from raypretrain.config import load
     from pretrain.config import PretrainConfig
     from pretrain.main import DEFAULT_CONFIG
 
@@ -211,7 +211,7 @@ def run_ds_in_process(cfg, manifest, args) -> dict:
 def run_ours(cfg) -> dict:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from pretrain.main import build_trainer, storage_path, tensorboard_dir
+    from pretrain.trainer import build_trainer, storage_path, tensorboard_dir
 
     shutil.rmtree(os.path.join(storage_path(cfg), cfg.run.name), ignore_errors=True)  # never resume
     trainer = build_trainer(cfg)
@@ -361,7 +361,7 @@ def main(argv=None) -> int:
     import torch
 
     from pretrain.data import load_manifest
-    from pretrain.main import ensure_shards
+    from pretrain.trainer import ensure_shards
     from pretrain.model import flops_per_token, num_params
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # inherited by the local Ray's workers, too

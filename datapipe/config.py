@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from datapipe.typedconfig import Range, RangeError, at_least, check_ranges, fraction, positive
+from raypretrain.config import Range, RangeError, at_least, check_ranges, fraction, positive
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 """A name that becomes one folder (a source, a run, a sweep): no '/', never '.' or '..'."""

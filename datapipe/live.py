@@ -29,7 +29,7 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 
-from datapipe import io
+from raypretrain import storage
 from datapipe.clean import Cleaner, clean_batch
 from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.dedup import text_hash
@@ -37,7 +37,7 @@ from datapipe.neardup import BandIndex, StreamingNearDedup
 from datapipe.pack import is_validation
 from datapipe.read import read_file
 from datapipe.tokenize import encode, from_json
-from datapipe.typedconfig import from_dict, to_dict
+from raypretrain.config import from_dict, to_dict
 
 
 class ExactIndex:
@@ -57,9 +57,9 @@ class ExactIndex:
 
 def files_done(position: str | None) -> int:
     """How many leading input files the trainer has fully consumed (the position file's count)."""
-    if not position or not io.exists(io.resolve(position)):
+    if not position or not storage.exists(storage.resolve(position)):
         return 0
-    return int(io.read_json(io.resolve(position))["files_done"])
+    return int(storage.read_json(storage.resolve(position))["files_done"])
 
 
 LIVE_DOC_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("text", pa.string()),
@@ -77,7 +77,7 @@ def read_clean(batch: dict[str, np.ndarray], cfg: dict, position: str | None = N
         if index < skip:
             continue
         rows = 0
-        for table in read_file(io.resolve(str(uri)), sources[str(source)], c.read):
+        for table in read_file(storage.resolve(str(uri)), sources[str(source)], c.read):
             table, _ = clean_batch(table, cleaner)
             table = table.append_column("row", pa.array(np.arange(rows, rows + len(table), dtype=np.int64)))
             rows += len(table)
@@ -132,15 +132,15 @@ class LiveTokPack:
 
 
 def live_dataset(cfg: DatapipeConfig, tokenizer_json: str, seq_len: int, split: str = "train",
-                 files: list[tuple[io.Location, str]] | None = None, position: str | None = None):
+                 files: list[tuple[storage.Location, str]] | None = None, position: str | None = None):
     """A lazy Ray Dataset of packed blocks of `split` ("train" or "val") from the raw inputs.
     `position`: the trainer's position file (see above); read when the stream starts."""
     import ray
     import ray.data
 
     from cluster.placement import data_resources
-    from datapipe.main import resolve_inputs, sample_sources
-    from datapipe.typedconfig import ConfigError
+    from datapipe.job import resolve_inputs, sample_sources
+    from raypretrain.config import ConfigError
 
     if seq_len != cfg.pack.seq_len:
         raise ConfigError(f"live mode: data.datapipe.pack.seq_len {cfg.pack.seq_len} != model.seq_len {seq_len}")

@@ -31,6 +31,8 @@ from typing import Literal
 
 import numpy as np
 
+from raypretrain import compat
+
 MAX_HASH = np.uint32(0xFFFFFFFF)  # datasketch's "empty" value: a document with no shingles
 MAX_SHINGLES = 100_000
 # Elements (shingles x permutations) handled per block: 2M uint32 = 8 MB, about L2/L3 size.
@@ -369,7 +371,7 @@ def optimal_bands(threshold: float, num_perm: int, false_positive_weight: float 
     """(bands, rows) minimising the weighted false positive and negative areas under the
     S-curve: the same choice as datasketch.MinHashLSH(threshold, num_perm, weights)."""
     try:
-        from datasketch.lsh import _optimal_param
+        _optimal_param = compat.datasketch_optimal_param
     except ImportError:  # private to datasketch; keep working if it moves
         _optimal_param = _optimal_param_numpy
     return tuple(_optimal_param(threshold, num_perm, false_positive_weight, false_negative_weight))

@@ -16,25 +16,26 @@ import numpy as np
 import ray
 
 from cluster.placement import data_resources
-from datapipe import io, stages
+from datapipe import stages
+from raypretrain import storage
 from datapipe.config import DatapipeConfig
 from datapipe.minhash import s_curve
 from datapipe.neardup import BandIndex
 from datapipe.stats import account, check_identity
 from datapipe.tokenize import from_json, token_dtype, tokenizer_sha256, train_tokenizer
-from datapipe.typedconfig import ConfigError, from_dict, to_dict
+from raypretrain.config import ConfigError, from_dict, to_dict
 
 MANIFEST_FORMAT = "raypretrain-shards/1"
 MIN_BUCKETS = 4
 
 
-def plan_tasks(files: list[tuple[io.Location, str]], target_bytes: int) -> list[list[tuple[str, str]]]:
+def plan_tasks(files: list[tuple[storage.Location, str]], target_bytes: int) -> list[list[tuple[str, str]]]:
     """Group (file, source) pairs, in order, into tasks of about target_bytes each."""
     tasks: list[list[tuple[str, str]]] = []
     current: list[tuple[str, str]] = []
     current_bytes = 0
     for loc, source in files:
-        n = io.size(loc)
+        n = storage.size(loc)
         if current and current_bytes + n > target_bytes:
             tasks.append(current)
             current, current_bytes = [], 0
@@ -45,24 +46,24 @@ def plan_tasks(files: list[tuple[io.Location, str]], target_bytes: int) -> list[
     return tasks
 
 
-def run_record(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]]) -> dict:
+def run_record(cfg: DatapipeConfig, inputs: list[tuple[storage.Location, str]]) -> dict:
     """What this run is, as _work/run.json holds it: the config and the input files with their sizes."""
     return json.loads(json.dumps({"config": to_dict(cfg),
-                                  "inputs": [[loc.uri, src, io.size(loc)] for loc, src in inputs]}))
+                                  "inputs": [[loc.uri, src, storage.size(loc)] for loc, src in inputs]}))
 
 
-def check_resume(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Location) -> None:
+def check_resume(cfg: DatapipeConfig, inputs: list[tuple[storage.Location, str]], out: storage.Location) -> None:
     """A resumed run must be the same run: the config and input files of _work/run.json, and the
     config of manifest.json when the run had finished (its _work/ is removed then, and rerunning
     would rewrite shards listed under the old config). Reads only; called before any work."""
     run = run_record(cfg, inputs)
     marker, finished = out.join("_work", "run.json"), out.join("manifest.json")
-    if io.exists(finished):
+    if storage.exists(finished):
         with finished.fs.open_input_stream(finished.path) as f:
             if json.loads(f.read()).get("config") != run["config"]:
                 raise ConfigError(f"--resume: the config differs from the one of the finished run in {out.uri} "
                                   "(manifest.json); rerun with --overwrite or choose another --output")
-    if io.exists(marker):
+    if storage.exists(marker):
         with marker.fs.open_input_stream(marker.path) as f:
             before = json.loads(f.read())
         if before != run:
@@ -78,7 +79,7 @@ def num_buckets(cfg: DatapipeConfig, input_bytes: int) -> int:
     return cfg.dedup.num_buckets or max(MIN_BUCKETS, math.ceil(input_bytes / cfg.dedup.bucket_target_bytes))
 
 
-def _map(stage: type, specs: list[dict], cfg: DatapipeConfig, out: io.Location, resume: bool = False,
+def _map(stage: type, specs: list[dict], cfg: DatapipeConfig, out: storage.Location, resume: bool = False,
          **kwargs: Any) -> list[dict]:
     """Run `stage` over specs in a Ray Data actor pool; return the per-spec summaries."""
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -116,15 +117,15 @@ def _train_tokenizer_task(cfg: dict, output: str, buckets: int) -> str:
     return train_tokenizer(texts, c.tokenize).to_str()
 
 
-def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Location,
+def run(cfg: DatapipeConfig, inputs: list[tuple[storage.Location, str]], out: storage.Location,
         log: Callable[[str], None] = print, resume: bool = False) -> dict:
     """Run every stage; write tokenizer.json, stats.json and (last) manifest.json. With
     `resume`, tasks an interrupted run of the same config finished are not run again."""
     if resume:
         check_resume(cfg, inputs, out)
-    io.write_json(out.join("_work", "run.json"), run_record(cfg, inputs))
+    storage.write_json(out.join("_work", "run.json"), run_record(cfg, inputs))
     seconds: dict[str, float] = {}
-    input_bytes = sum(io.size(loc) for loc, _ in inputs)
+    input_bytes = sum(storage.size(loc) for loc, _ in inputs)
     k = num_buckets(cfg, input_bytes)
     tasks = plan_tasks(inputs, cfg.read.task_target_bytes)
     log(f"[datapipe] {len(inputs)} input files ({input_bytes / 2**20:.1f} MiB) → {len(tasks)} read tasks, "
@@ -171,14 +172,14 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[io.Location, str]], out: io.Loca
 
     stats = account(ingest, dedup, near_summary, tokpack, seconds)
     check_identity(stats)
-    io.write_json(out.join("stats.json"), stats)
-    io.write_json(out.join("manifest.json"), manifest(cfg, tok, tokenizer_json, shards, k))
+    storage.write_json(out.join("stats.json"), stats)
+    storage.write_json(out.join("manifest.json"), manifest(cfg, tok, tokenizer_json, shards, k))
     if not cfg.keep_work:
-        io.remove_tree(out.join("_work"))
+        storage.remove_tree(out.join("_work"))
     return stats
 
 
-def _dedup(cfg: DatapipeConfig, out: io.Location, k: int, partitions: int, n_ok: int, resume: bool,
+def _dedup(cfg: DatapipeConfig, out: storage.Location, k: int, partitions: int, n_ok: int, resume: bool,
            log: Callable[[str], None], seconds: dict[str, float]) -> list[dict]:
     """Find the records whose id an earlier record has (one task per id partition), then
     reject them and exact-deduplicate every bucket; the Dedup summaries."""
@@ -193,7 +194,7 @@ def _dedup(cfg: DatapipeConfig, out: io.Location, k: int, partitions: int, n_ok:
     return dedup
 
 
-def _batch_near(cfg: DatapipeConfig, out: io.Location, k: int, partitions: int, resume: bool,
+def _batch_near(cfg: DatapipeConfig, out: storage.Location, k: int, partitions: int, resume: bool,
                 log: Callable[[str], None], seconds: dict[str, float]) -> dict:
     """Batch near dedup: candidate edges per partition, their signatures, then clusters."""
     near = cfg.dedup.near
@@ -211,18 +212,18 @@ def _batch_near(cfg: DatapipeConfig, out: io.Location, k: int, partitions: int, 
     return summary
 
 
-def _tokenizer(cfg: DatapipeConfig, out: io.Location, k: int, resume: bool, log: Callable[[str], None],
+def _tokenizer(cfg: DatapipeConfig, out: storage.Location, k: int, resume: bool, log: Callable[[str], None],
                seconds: dict[str, float]):
     """(tokenizer.json text, the tokenizer): the interrupted run's, the configured one, or one
     trained on kept documents; written to tokenizer.json."""
     t = time.perf_counter()
-    if resume and io.exists(out.join("tokenizer.json")):  # written atomically before tokpack began
+    if resume and storage.exists(out.join("tokenizer.json")):  # written atomically before tokpack began
         with out.join("tokenizer.json").fs.open_input_stream(out.join("tokenizer.json").path) as f:
             tokenizer_json = f.read().decode()
         how = "reused the tokenizer of the interrupted run"
     elif cfg.tokenize.tokenizer_path:
-        with io.resolve(cfg.tokenize.tokenizer_path).fs.open_input_stream(
-                io.resolve(cfg.tokenize.tokenizer_path).path) as f:
+        with storage.resolve(cfg.tokenize.tokenizer_path).fs.open_input_stream(
+                storage.resolve(cfg.tokenize.tokenizer_path).path) as f:
             tokenizer_json = f.read().decode()
         how = f"loaded {cfg.tokenize.tokenizer_path}"
     else:
@@ -230,7 +231,7 @@ def _tokenizer(cfg: DatapipeConfig, out: io.Location, k: int, resume: bool, log:
             to_dict(cfg), out.uri, k))
         how = f"trained byte-level BPE on up to {cfg.tokenize.train_docs:,} kept docs"
     tok = from_json(tokenizer_json, cfg.tokenize)
-    io.write_bytes(out.join("tokenizer.json"), tokenizer_json.encode())
+    storage.write_bytes(out.join("tokenizer.json"), tokenizer_json.encode())
     seconds["tokenizer"] = time.perf_counter() - t
     log(f"[4/5 tokenizer] {how}: vocab {tok.get_vocab_size():,} ({seconds['tokenizer']:.1f} s)")
     return tokenizer_json, tok

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datapipe.config import ReadConfig, SourceConfig
-from datapipe.io import Location
+from raypretrain.storage import Location
 
 RECORD_SCHEMA = pa.schema([
     ("doc_id", pa.string()),

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datapipe import io
+from raypretrain import storage
 from datapipe.clean import Cleaner, clean_batch
 from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.dedup import (DUPLICATE_SCHEMA, ID_SCHEMA, bucket_of, exact_dedup, id_partition, repeated_ids,
@@ -36,7 +36,7 @@ from datapipe.neardup import (StreamingNearDedup, band_rows, candidate_edges, cl
 from datapipe.pack import is_validation, pack_blocks
 from datapipe.read import read_file
 from datapipe.tokenize import encode, from_json, token_dtype
-from datapipe.typedconfig import from_dict
+from raypretrain.config import from_dict
 
 KEPT_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("text", pa.string()),
                          ("hash", pa.binary(16))])
@@ -47,12 +47,12 @@ REJECTED_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), (
                              ("detail", pa.string()), ("raw", pa.binary())])
 
 
-def _done(out: io.Location, stage: str, key: str) -> io.Location:
+def _done(out: storage.Location, stage: str, key: str) -> storage.Location:
     return out.join("_work", "done", stage, f"{key}.json")
 
 
-def _finish(out: io.Location, stage: str, key: str, summary: dict) -> dict:
-    io.write_json(_done(out, stage, key), summary)
+def _finish(out: storage.Location, stage: str, key: str, summary: dict) -> dict:
+    storage.write_json(_done(out, stage, key), summary)
     return summary
 
 
@@ -64,7 +64,7 @@ class _StageActor:
 
     def __init__(self, cfg: dict, output: str, resume: bool = False):
         self.cfg = from_dict(DatapipeConfig, cfg)
-        self.out = io.resolve(output)
+        self.out = storage.resolve(output)
         self.resume = resume
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -78,7 +78,7 @@ class _StageActor:
         """With resume, a task whose completion marker exists is not run again: the marker is
         written after all its outputs, so they are complete, and it holds the task's summary."""
         marker = _done(self.out, self.stage, self.key(spec))
-        if self.resume and io.exists(marker):
+        if self.resume and storage.exists(marker):
             with marker.fs.open_input_stream(marker.path) as f:
                 return dict(json.loads(f.read()), reused=True)
         return self.run(spec)
@@ -114,7 +114,7 @@ class Ingest(_StageActor):
         pii: Counter = Counter()
         for i, (uri, source_name) in enumerate(spec["files"]):
             file, row = spec["first_file"] + i, 0  # the input file's index in the whole run
-            for table in read_file(io.resolve(uri), sources[source_name], self.cfg.read):
+            for table in read_file(storage.resolve(uri), sources[source_name], self.cfg.read):
                 table, batch_pii = clean_batch(table, self.cleaner)
                 pii.update(batch_pii)
                 status = table.column("status").to_numpy(zero_copy_only=False)
@@ -128,16 +128,16 @@ class Ingest(_StageActor):
                 _split(ok.drop_columns(["id_part"]), ok.column("bucket").to_numpy(), buckets)
                 _split(ok.select(ID_SCHEMA.names), ok.column("id_part").to_numpy(), ids)
         for b, parts in buckets.items():
-            io.write_parquet(self.out.join("_work", "clean", f"b{b:05d}", f"t{task:06d}.parquet"),
+            storage.write_parquet(self.out.join("_work", "clean", f"b{b:05d}", f"t{task:06d}.parquet"),
                              pa.concat_tables(parts).drop_columns(["bucket"]))
         for p, parts in ids.items():
-            io.write_parquet(self.out.join("_work", "ids", f"p{p:05d}", f"t{task:06d}.parquet"),
+            storage.write_parquet(self.out.join("_work", "ids", f"p{p:05d}", f"t{task:06d}.parquet"),
                              pa.concat_tables(parts))
         dropped_t = pa.concat_tables(dropped) if dropped else DROPPED_SCHEMA.empty_table()
         rejected_t = pa.concat_tables(rejected) if rejected else REJECTED_SCHEMA.empty_table()
         for name, t in (("dropped", dropped_t), ("rejected", rejected_t)):
             if t.num_rows:
-                io.write_parquet(self.out.join(name, f"t{task:06d}.parquet"), t)
+                storage.write_parquet(self.out.join(name, f"t{task:06d}.parquet"), t)
         summary = dict(counts, task=task,
                        dropped=dict(Counter(dropped_t.column("reason").to_pylist())),
                        rejected=dict(Counter(rejected_t.column("reason").to_pylist())),
@@ -172,20 +172,20 @@ def id_repeats(output: str, partition: int) -> dict:
     Writes them, per hash bucket, to _work/repeats/b<bucket>/p<partition>.parquet (file, row,
     detail) for Dedup to reject. Memory: the partition's id rows, about 50 bytes per document.
     """
-    out = io.resolve(output)
+    out = storage.resolve(output)
     start = time.perf_counter()
-    parts = [io.read_parquet(f) for f in io.list_files(out.join("_work", "ids", f"p{partition:05d}"), ".parquet")]
+    parts = [storage.read_parquet(f) for f in storage.list_files(out.join("_work", "ids", f"p{partition:05d}"), ".parquet")]
     table = pa.concat_tables(parts) if parts else ID_SCHEMA.empty_table()
     repeats = repeated_ids(table)
     if repeats.num_rows:
-        uris = [uri for uri, _, _ in io.read_json(out.join("_work", "run.json"))["inputs"]]
+        uris = [uri for uri, _, _ in storage.read_json(out.join("_work", "run.json"))["inputs"]]
         detail = [f"record {r + 1} of {uris[f]}: its id was first used by record {fr + 1} of {uris[ff]}"
                   for f, r, ff, fr in zip(*(repeats.column(c).to_pylist()
                                             for c in ("file", "row", "first_file", "first_row")))]
         repeats = repeats.append_column("detail", pa.array(detail, pa.string()))
         bucket = repeats.column("bucket").to_numpy()
         for b in np.unique(bucket):
-            io.write_parquet(out.join("_work", "repeats", f"b{b:05d}", f"p{partition:05d}.parquet"),
+            storage.write_parquet(out.join("_work", "repeats", f"b{b:05d}", f"p{partition:05d}.parquet"),
                              repeats.filter(pa.array(bucket == b)).select(["file", "row", "detail"]))
     return {"partition": partition, "ids": table.num_rows, "repeated_ids": repeats.num_rows,
             "seconds": time.perf_counter() - start}
@@ -199,7 +199,7 @@ class Dedup(_StageActor):
     def run(self, spec: dict) -> dict:
         b = spec["bucket"]
         start = time.perf_counter()
-        parts = [io.read_parquet(f) for f in io.list_files(self.out.join("_work", "clean", f"b{b:05d}"), ".parquet")]
+        parts = [storage.read_parquet(f) for f in storage.list_files(self.out.join("_work", "clean", f"b{b:05d}"), ".parquet")]
         table = pa.concat_tables(parts) if parts else CLEAN_SCHEMA.empty_table()
         table, n_repeated = self._reject_repeated_ids(b, table)
         table = table.select(KEPT_SCHEMA.names)
@@ -208,16 +208,16 @@ class Dedup(_StageActor):
         else:
             kept, dups = table, DUPLICATE_SCHEMA.empty_table()
         kept = kept.sort_by("doc_id")  # a fixed order makes shards reproducible
-        io.write_parquet(self.out.join("_work", "kept", f"b{b:05d}.parquet"), kept)
+        storage.write_parquet(self.out.join("_work", "kept", f"b{b:05d}.parquet"), kept)
         if dups.num_rows:
-            io.write_parquet(self.out.join("duplicates", f"b{b:05d}.parquet"), dups)
+            storage.write_parquet(self.out.join("duplicates", f"b{b:05d}.parquet"), dups)
         near = self.cfg.dedup.near
         if near.enabled and near.mode == "batch" and kept.num_rows:
             sigs = doc_signatures(kept.column("text").to_pylist(), near)
-            io.write_parquet(self.out.join("_work", "sig", f"b{b:05d}.parquet"), signature_table(kept.column("doc_id"), sigs))
+            storage.write_parquet(self.out.join("_work", "sig", f"b{b:05d}.parquet"), signature_table(kept.column("doc_id"), sigs))
             for p, rows in band_rows(kept.column("doc_id"), kept.column("source"), sigs, b, near,
                                      spec["partitions"]).items():
-                io.write_parquet(self.out.join("_work", "bands", f"p{p:05d}", f"b{b:05d}.parquet"), rows)
+                storage.write_parquet(self.out.join("_work", "bands", f"p{p:05d}", f"b{b:05d}.parquet"), rows)
         summary = {"bucket": b, "unique_docs": kept.num_rows, "exact_duplicate_docs": dups.num_rows,
                    "rejected": {"duplicate_id": n_repeated} if n_repeated else {},
                    "seconds": time.perf_counter() - start}
@@ -226,7 +226,7 @@ class Dedup(_StageActor):
     def _reject_repeated_ids(self, b: int, table: pa.Table) -> tuple[pa.Table, int]:
         """The bucket's rows (CLEAN_SCHEMA) less those id_repeats found, which are written to
         rejected/ids-b<bucket>.parquet (raw: the first bytes of the cleaned text)."""
-        found = [io.read_parquet(f) for f in io.list_files(self.out.join("_work", "repeats", f"b{b:05d}"), ".parquet")]
+        found = [storage.read_parquet(f) for f in storage.list_files(self.out.join("_work", "repeats", f"b{b:05d}"), ".parquet")]
         if not found:
             return table, 0
         repeats = pa.concat_tables(found)
@@ -242,7 +242,7 @@ class Dedup(_StageActor):
             "detail": pa.array([detail[w] for w, h in zip(where, hit) if h], pa.string()),
             "raw": pa.array([t.encode("utf-8")[:n] for t in gone.column("text").to_pylist()], pa.binary())},
             schema=REJECTED_SCHEMA)
-        io.write_parquet(self.out.join("rejected", f"ids-b{b:05d}.parquet"), rejected)
+        storage.write_parquet(self.out.join("rejected", f"ids-b{b:05d}.parquet"), rejected)
         return table.filter(pa.array(~hit)), gone.num_rows
 
 
@@ -258,10 +258,10 @@ class NearCandidates(_StageActor):
     def run(self, spec: dict) -> dict:
         p = spec["partition"]
         start = time.perf_counter()
-        parts = [io.read_parquet(f) for f in io.list_files(self.out.join("_work", "bands", f"p{p:05d}"), ".parquet")]
+        parts = [storage.read_parquet(f) for f in storage.list_files(self.out.join("_work", "bands", f"p{p:05d}"), ".parquet")]
         edges = candidate_edges(pa.concat_tables(parts), pairwise=self.cfg.dedup.near.verify) if parts else None
         if edges is not None and edges.num_rows:
-            io.write_parquet(self.out.join("_work", "edges", f"p{p:05d}.parquet"), edges)
+            storage.write_parquet(self.out.join("_work", "edges", f"p{p:05d}.parquet"), edges)
         summary = {"partition": p, "band_rows": sum(t.num_rows for t in parts),
                    "edges": 0 if edges is None else edges.num_rows, "seconds": time.perf_counter() - start}
         return _finish(self.out, "near", f"p{p:05d}", summary)
@@ -276,16 +276,16 @@ class CandidateSignatures(_StageActor):
     def run(self, spec: dict) -> dict:
         b = spec["bucket"]
         wanted: set[str] = set()
-        for f in io.list_files(self.out.join("_work", "edges"), ".parquet"):
-            e = io.read_parquet(f)
+        for f in storage.list_files(self.out.join("_work", "edges"), ".parquet"):
+            e = storage.read_parquet(f)
             for side in ("a", "b"):
                 in_bucket = pc.equal(e.column(f"{side}_bucket"), b)
                 wanted.update(e.column(side).filter(in_bucket).to_pylist())
         sig_loc = self.out.join("_work", "sig", f"b{b:05d}.parquet")
-        if wanted and io.exists(sig_loc):
-            sigs = io.read_parquet(sig_loc)
+        if wanted and storage.exists(sig_loc):
+            sigs = storage.read_parquet(sig_loc)
             sigs = sigs.filter(pc.is_in(sigs.column("doc_id"), pa.array(sorted(wanted), pa.string())))
-            io.write_parquet(self.out.join("_work", "csig", f"b{b:05d}.parquet"), sigs)
+            storage.write_parquet(self.out.join("_work", "csig", f"b{b:05d}.parquet"), sigs)
         return {"bucket": b, "candidate_docs": len(wanted)}
 
 
@@ -297,13 +297,13 @@ def near_clusters(output: str, threshold: float | None) -> dict:
     and the signatures of the documents in them (4 bytes × num_perm each) in this task;
     only candidate documents appear, not the corpus.
     """
-    out = io.resolve(output)
+    out = storage.resolve(output)
     start = time.perf_counter()
-    edges = [io.read_parquet(f) for f in io.list_files(out.join("_work", "edges"), ".parquet")]
+    edges = [storage.read_parquet(f) for f in storage.list_files(out.join("_work", "edges"), ".parquet")]
     edges_t = pa.concat_tables(edges) if edges else None
     n_candidates = 0 if edges_t is None else edges_t.num_rows
     if edges_t is not None and threshold is not None:
-        sigs = pa.concat_tables([io.read_parquet(f) for f in io.list_files(out.join("_work", "csig"), ".parquet")])
+        sigs = pa.concat_tables([storage.read_parquet(f) for f in storage.list_files(out.join("_work", "csig"), ".parquet")])
         edges_t = verify_edges(edges_t, sigs, threshold)
     members = clusters(edges_t) if edges_t is not None else None
     n_members = n_clusters = 0
@@ -313,20 +313,20 @@ def near_clusters(output: str, threshold: float | None) -> dict:
         bucket = members.column("bucket").to_numpy()
         for b in np.unique(bucket):
             rows = members.filter(pa.array(bucket == b))
-            io.write_parquet(out.join("_work", "near", f"b{b:05d}.parquet"), rows.select(["doc_id"]))
+            storage.write_parquet(out.join("_work", "near", f"b{b:05d}.parquet"), rows.select(["doc_id"]))
             dups = pa.table({"doc_id": rows.column("doc_id"), "source": rows.column("source"),
                              "duplicate_of": rows.column("duplicate_of"), "cluster_id": rows.column("cluster_id"),
                              "kind": pa.array(["near"] * rows.num_rows, pa.string())}, schema=DUPLICATE_SCHEMA)
-            io.write_parquet(out.join("duplicates", f"near-b{b:05d}.parquet"), dups)
+            storage.write_parquet(out.join("duplicates", f"near-b{b:05d}.parquet"), dups)
     return {"near_duplicate_docs": n_members, "near_duplicate_clusters": n_clusters,
             "candidate_edges": n_candidates, "verified_edges": 0 if edges_t is None else edges_t.num_rows,
             "seconds": time.perf_counter() - start}
 
 
-def near_removed(out: io.Location, bucket: int) -> set[str]:
+def near_removed(out: storage.Location, bucket: int) -> set[str]:
     """Ids in `bucket` that batch near-dedup removed."""
     loc = out.join("_work", "near", f"b{bucket:05d}.parquet")
-    return set(io.read_parquet(loc).column("doc_id").to_pylist()) if io.exists(loc) else set()
+    return set(storage.read_parquet(loc).column("doc_id").to_pylist()) if storage.exists(loc) else set()
 
 
 class TokPack(_StageActor):
@@ -374,14 +374,14 @@ class TokPack(_StageActor):
             tokens = np.concatenate(chunks)
             blocks = pack_blocks(tokens, cfg.pack.seq_len + 1, self.pad, self.dtype)
             rel = f"shards/{src}/{split}/b{b:05d}.npy"
-            io.write_npy(self.out.join(*rel.split("/")), blocks)
+            storage.write_npy(self.out.join(*rel.split("/")), blocks)
             shards.append({"path": rel, "source": src, "split": split, "blocks": int(blocks.shape[0]),
                            "tokens": int(len(tokens)), "docs": docs[(src, split)]})
         n_streamed = sum(t.num_rows for t in streamed_dups)
         dups_loc = self.out.join("duplicates", f"near-b{b:05d}.parquet")
         if n_streamed:
-            io.write_parquet(dups_loc, pa.concat_tables(streamed_dups))
-        elif self.streaming and io.exists(dups_loc):  # an earlier attempt of this task found some
+            storage.write_parquet(dups_loc, pa.concat_tables(streamed_dups))
+        elif self.streaming and storage.exists(dups_loc):  # an earlier attempt of this task found some
             dups_loc.fs.delete_file(dups_loc.path)
         summary = {"bucket": b, "shards": shards, "kept_docs": sum(docs.values()),
                    "streamed_near_duplicate_docs": n_streamed, "seconds": time.perf_counter() - start}
@@ -402,7 +402,7 @@ class TokPack(_StageActor):
 def tokenizer_sample(output: str, num_buckets: int, n_docs: int) -> list[str]:
     """Up to n_docs kept texts (near duplicates excluded in batch mode), taken evenly from
     every bucket (runs as a Ray task)."""
-    out = io.resolve(output)
+    out = storage.resolve(output)
     per_bucket = -(-n_docs // max(num_buckets, 1))
     texts: list[str] = []
     for b in range(num_buckets):

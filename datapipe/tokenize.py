@@ -32,7 +32,7 @@ def train_tokenizer(texts: Iterable[str], cfg: TokenizeConfig) -> Tokenizer:
 
 def from_json(tokenizer_json: str, cfg: TokenizeConfig) -> Tokenizer:
     """Build a tokenizer from its JSON and check it has our EOS and PAD tokens."""
-    from datapipe.typedconfig import ConfigError
+    from raypretrain.config import ConfigError
 
     tok = Tokenizer.from_str(tokenizer_json)
     for name in (cfg.eos_token, cfg.pad_token):

@@ -38,8 +38,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from datapipe import io
-from datapipe.typedconfig import ConfigError, from_dict
+from raypretrain import storage
+from raypretrain.config import ConfigError, from_dict
 from pretrain.config import PretrainConfig
 from pretrain.model import GPT
 
@@ -48,7 +48,7 @@ UNIVERSAL = "engine_universal"
 MARKER = "complete_rank{}.json"
 SNAPSHOT = "checkpoint_manager_snapshot.json"
 """Ray Train's record of the checkpoints it registered, in the run folder."""
-STAGING = f"{io.TMP_PREFIX}ckpt-"
+STAGING = f"{storage.TMP_PREFIX}ckpt-"
 """Workers' local staging folders start with this (in the temp folder), so a later run can sweep stale ones."""
 _MARKER_RE = re.compile(r"complete_rank(\d+)\.json\Z")
 
@@ -76,10 +76,10 @@ def seal(folder: str, rank: int = 0, world: int = 1) -> None:
     for d, _, names in os.walk(folder):
         for name in names:
             rel = os.path.relpath(os.path.join(d, name), folder)
-            if not _MARKER_RE.match(rel) and not name.startswith(io.TMP_PREFIX):
+            if not _MARKER_RE.match(rel) and not name.startswith(storage.TMP_PREFIX):
                 p = os.path.join(folder, rel)
                 files[rel] = {"sha256": sha256_file(p), "bytes": os.path.getsize(p)}
-    io.write_json(io.resolve(os.path.join(folder, MARKER.format(rank))),
+    storage.write_json(storage.resolve(os.path.join(folder, MARKER.format(rank))),
                   {"rank": rank, "world": world, "files": dict(sorted(files.items()))})
 
 
@@ -334,11 +334,11 @@ def universal_conversion(checkpoint: str, note: str = "") -> str:
                 return out
         warn(f"{out} is not a complete conversion (cut off, or made by an older pretrain); converting again")
         shutil.rmtree(out)
-    for stale in glob.glob(os.path.join(glob.escape(checkpoint), f"{io.TMP_PREFIX}universal-*")):
+    for stale in glob.glob(os.path.join(glob.escape(checkpoint), f"{storage.TMP_PREFIX}universal-*")):
         shutil.rmtree(stale, ignore_errors=True)  # a crashed conversion's
     if note:
         print(note, flush=True)
-    tmp = tempfile.mkdtemp(prefix=f"{io.TMP_PREFIX}universal-", dir=checkpoint)
+    tmp = tempfile.mkdtemp(prefix=f"{storage.TMP_PREFIX}universal-", dir=checkpoint)
     try:
         proc = subprocess.run([sys.executable, "-m", "deepspeed.checkpoint.ds_to_universal", "--input_folder",
                                os.path.join(checkpoint, TAG), "--output_folder", tmp, "--inject_missing_state"],
@@ -349,7 +349,7 @@ def universal_conversion(checkpoint: str, note: str = "") -> str:
         seal(tmp)
         os.rename(tmp, out)
         # ds_to_universal points this at the folder it wrote; we load by tag, but keep it true
-        io.write_bytes(io.resolve(os.path.join(checkpoint, "latest_universal")), UNIVERSAL.encode())
+        storage.write_bytes(storage.resolve(os.path.join(checkpoint, "latest_universal")), UNIVERSAL.encode())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

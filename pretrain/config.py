@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from datapipe.config import DatapipeConfig, check_name
-from datapipe.typedconfig import ConfigError, Range, RangeError, at_least, check_ranges, fraction, positive
+from raypretrain.config import ConfigError, Range, RangeError, at_least, check_ranges, fraction, positive
 from pretrain.model import GPTConfig
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from datapipe import io
+from raypretrain import storage
 
 CYCLE = 1000
 
@@ -44,7 +44,7 @@ class Source:
 
 
 def load_manifest(root: str) -> dict:
-    loc = io.resolve(root).join("manifest.json")
+    loc = storage.resolve(root).join("manifest.json")
     with loc.fs.open_input_stream(loc.path) as f:
         return json.loads(f.read())
 
@@ -60,7 +60,7 @@ def sources_of(manifest: dict, split: str) -> list[Source]:
 
 def mix_weights(sources: list[Source], manifest: dict, weights: dict[str, float]) -> list[float]:
     """Normalised weights per source; empty `weights` means proportional to train tokens."""
-    from datapipe.typedconfig import ConfigError
+    from raypretrain.config import ConfigError
 
     names = [s.name for s in sources]
     unknown = sorted(set(weights) - set(names))
@@ -127,7 +127,7 @@ class ShardCache:
     """Open shards: memory-mapped when local, read once into memory when remote."""
 
     def __init__(self, root: str, max_open: int = 16):
-        self.root, self.max_open = io.resolve(root), max_open
+        self.root, self.max_open = storage.resolve(root), max_open
         self.open: dict[str, np.ndarray] = {}
 
     def get(self, rel: str) -> np.ndarray:
@@ -171,7 +171,7 @@ def rank_dataset(root: str, manifest: dict, weights: dict[str, float], seed: int
 
     sources = sources_of(manifest, "train")
     if not sources:
-        from datapipe.typedconfig import ConfigError
+        from raypretrain.config import ConfigError
         raise ConfigError(f"{root}: no train shards in manifest.json")
     w = mix_weights(sources, manifest, weights)
     # Blocks built here and put in the object store, with no Ray task at all: range()'s read
@@ -195,7 +195,7 @@ def val_blocks(root: str, manifest: dict, n: int) -> np.ndarray:
                     return np.stack(rows).astype(np.int64)
                 rows.append(block)
     if not rows:
-        from datapipe.typedconfig import ConfigError
+        from raypretrain.config import ConfigError
         raise ConfigError(f"{root}: no validation shards (set data.datapipe.pack.val_fraction > 0)")
     return np.stack(rows).astype(np.int64)
 

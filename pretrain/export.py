@@ -145,11 +145,11 @@ def export_checkpoint(checkpoint: str, out_dir: str) -> Path:
     files other than an earlier export's."""
     import os
 
-    from datapipe import io
+    from raypretrain import storage
     from pretrain.checkpoint import load_model
 
-    io.refuse_overlap(out_dir, [checkpoint], "--out")
-    io.check_replaceable(io.resolve(out_dir), (WEIGHTS_FILE,), "--out")
+    storage.refuse_overlap(out_dir, [checkpoint], "--out")
+    storage.check_replaceable(storage.resolve(out_dir), (WEIGHTS_FILE,), "--out")
     model, cfg, tok = load_model(checkpoint)
     ids = {"eos_id": tok.token_to_id(cfg.data.datapipe.tokenize.eos_token),
            "pad_id": tok.token_to_id(cfg.data.datapipe.tokenize.pad_token)}
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from datapipe.typedconfig import ConfigError
+    from raypretrain.config import ConfigError
 
     p = argparse.ArgumentParser(prog="python -m pretrain.export", description=main.__doc__)
     p.add_argument("--checkpoint", required=True, help="a checkpoint_* folder of a training run")

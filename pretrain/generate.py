@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from datapipe.typedconfig import ConfigError
+from raypretrain.config import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,13 +25,13 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from datapipe import io
-from datapipe.typedconfig import from_dict
+from raypretrain import storage
+from raypretrain.config import from_dict
 from pretrain.checkpoint import restore, save_checkpoint, staging, sweep_staging
 from pretrain.config import PretrainConfig
 from pretrain.model import GPT, GPTConfig, flops_per_token, mlm_mask
-from pretrain.progress import attach, clock, flush, no_stdout_prints, quiet_libraries, say
-from pretrain.progress import step as show_step
+from raypretrain.console import attach, clock, flush, no_stdout_prints, quiet_libraries, say
+from raypretrain.console import step as show_step
 
 IGNORE = -100
 # Dense bf16 peak FLOP/s per device, for MFU. Unknown devices (and CPUs) report no MFU.
@@ -49,7 +49,7 @@ def lr_at(step: int, peak: float, warmup: int, total: int, min_ratio: float) -> 
 
 def model_config(cfg: PretrainConfig, manifest: dict) -> GPTConfig:
     """The model shape for these shards; a mismatch is the user's to fix (ConfigError)."""
-    from datapipe.typedconfig import ConfigError
+    from raypretrain.config import ConfigError
 
     need = manifest["vocab_size"] + (1 if cfg.train.objective == "mlm" else 0)
     if cfg.model.vocab_size < need:
@@ -327,7 +327,7 @@ def _save_and_report(engine, metrics: dict, state: dict, config: dict, rank: int
 
     if writer and config.get("tensorboard_mirror"):
         writer.flush()
-        io.copy_tree(config["tensorboard_dir"], config["tensorboard_mirror"])
+        storage.copy_tree(config["tensorboard_dir"], config["tensorboard_mirror"])
     with staging(config.get("run_dir") or config["cfg"]["run"]["name"]) as path:
         saved = save_checkpoint(engine, path, state, config, rank, world, generator, crash)
         ray.train.report(metrics, checkpoint=saved, delete_local_checkpoint_after_upload=True)
@@ -370,7 +370,7 @@ def _set_live_position(position: str, files_done: int, rank: int) -> None:
     import torch.distributed as dist
 
     if rank == 0:
-        io.write_json(io.resolve(position), {"files_done": files_done})
+        storage.write_json(storage.resolve(position), {"files_done": files_done})
         if files_done:
             say(f"[pretrain] live mode: the first {files_done} input files were fully consumed "
                 "before the checkpoint; they are not read again")

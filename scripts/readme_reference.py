@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from datapipe.config import DatapipeConfig  # noqa: E402
-from datapipe.typedconfig import field_docs  # noqa: E402
+from raypretrain.config import field_docs  # noqa: E402
 
 from pretrain.config import PretrainConfig  # noqa: E402
 from tune.config import TuneConfig  # noqa: E402
@@ -26,7 +26,7 @@ JOBS = [("datapipe", "python -m datapipe", DatapipeConfig), ("pretrain", "python
         ("tune", "python -m tune", TuneConfig)]
 CONFIG = ("<!-- config-reference:start -->", "<!-- config-reference:end -->")
 HELP = ("<!-- help-reference:start -->", "<!-- help-reference:end -->")
-COMMANDS = [("raypretrain", "pretrain.cli"), ("python -m datapipe", "datapipe"), ("python -m pretrain", "pretrain"),
+COMMANDS = [("raypretrain", "raypretrain.cli"), ("python -m datapipe", "datapipe"), ("python -m pretrain", "pretrain"),
             ("python -m tune", "tune"), ("python -m pretrain.generate", "pretrain.generate"),
             ("python -m pretrain.export", "pretrain.export"), ("python -m cluster.submit", "cluster.submit")]
 

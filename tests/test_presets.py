@@ -9,7 +9,7 @@ import pytest
 
 import configs
 from datapipe.config import DatapipeConfig
-from datapipe.typedconfig import ConfigError, load
+from raypretrain.config import ConfigError, load
 from pretrain.config import PretrainConfig
 from tune.config import TuneConfig
 

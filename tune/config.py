@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from datapipe.config import check_name
-from datapipe.typedconfig import ConfigError, Range, at_least, check_ranges
+from raypretrain.config import ConfigError, Range, at_least, check_ranges
 
 
 @dataclass(frozen=True)

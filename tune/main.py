@@ -4,7 +4,7 @@
     python -m tune --config debug --set trials=8 --set scheduler.kind=fifo
     python -m tune --config my-sweep.yaml --check    # check the sweep and its base config, start nothing
 
-Every trial runs `pretrain.main.build_trainer` on the base config plus its sampled point. The
+Every trial runs `pretrain.trainer.build_trainer` on the base config plus its sampled point. The
 sweep directory <storage_path>/<name> gets the trials' Train runs, one TensorBoard folder per
 trial, results.csv, best.yaml and curves.png. Rerunning the same command restores the sweep.
 """
@@ -17,9 +17,10 @@ import math
 import os
 import sys
 
-from datapipe.typedconfig import ConfigError, from_dict, load, to_dict
+from raypretrain.config import ConfigError, from_dict, load, to_dict
 from pretrain.config import PretrainConfig
-from pretrain.main import connect, ensure_shards
+from raypretrain.ray_env import connect
+from pretrain.trainer import ensure_shards
 from tune import space as spaces
 from tune.config import TuneConfig
 
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             print("config OK")
             return 0
-        connect(base)  # joins the cluster in RAY_ADDRESS, or starts a local Ray; quiet unless run.verbose
+        connect(base.run.verbose)  # joins the cluster in RAY_ADDRESS, or starts a local Ray; quiet unless run.verbose
         base = ensure_shards(base)  # as `python -m pretrain`: the sample shards when data.shards is empty
         sweep_dir = os.path.join(os.path.abspath(tcfg.storage_path), tcfg.name)
         check_same_sweep(sweep_dir, {"tune": to_dict(tcfg), "base": to_dict(base)})

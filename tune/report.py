@@ -9,7 +9,7 @@ import re
 
 import yaml
 
-from datapipe.typedconfig import ConfigError, to_dict
+from raypretrain.config import ConfigError, to_dict
 from tune.config import TuneConfig
 from tune.trial import INVALID, trial_config
 

@@ -11,7 +11,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from datapipe.typedconfig import ConfigError, from_dict
+from raypretrain.config import ConfigError, from_dict
 from pretrain.config import PretrainConfig
 
 DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice", "grid")

@@ -1,6 +1,6 @@
 """One trial: the pretrain config of a sampled point, and the function Tune runs for it.
 
-The function is only a driver: it builds the real TorchTrainer with pretrain.main.build_trainer
+The function is only a driver: it builds the real TorchTrainer with pretrain.trainer.build_trainer
 and waits on it, while TuneReportCallback forwards each evaluation to Tune. Each trial's Train
 run is named by its trial id under <sweep>/trials, so a restored sweep finds the trial's own
 checkpoints there (build_trainer's `--resume auto`).
@@ -12,10 +12,10 @@ import os
 import time
 
 import ray
-from ray.train.v2._internal.execution.callback import WorkerGroupCallback
+from raypretrain.compat import WorkerGroupCallback, placement_group_of
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from datapipe.typedconfig import ConfigError, from_dict
+from raypretrain.config import ConfigError, from_dict
 from pretrain.config import PretrainConfig
 from tune.space import merge
 
@@ -62,7 +62,7 @@ class FreeWhenStopped(WorkerGroupCallback):
 
         from cluster.placement import trial_driver_resources
 
-        pg = worker_group.get_worker_group_state().placement_group_handle.placement_group
+        pg = placement_group_of(worker_group)
         # detached and outside the trial's placement group, so it outlives the trial it cleans up after
         reaper = ray.remote(num_cpus=0)(Reaper).options(
             lifetime="detached", resources=trial_driver_resources(),
@@ -110,7 +110,7 @@ def run_trial(point: dict, base: dict, sweep_dir: str, metric: str, mode: str) -
     import ray.data
     import ray.tune
 
-    from pretrain.main import build_trainer
+    from pretrain.trainer import build_trainer
 
     ray.data.DataContext.get_current().enable_progress_bars = False
     trial_id = ray.tune.get_context().get_trial_id()

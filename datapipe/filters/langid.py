@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from datapipe.config import LangIdConfig
-from datapipe.typedconfig import ConfigError
+from raypretrain.config import ConfigError
 
 
 class LanguageFilter:

@@ -13,7 +13,7 @@ import pytest
 
 from cluster.submit import SECRETS, build_submission, native_command, storage_args
 from datapipe.main import build_config, parse_args
-from datapipe.typedconfig import load
+from raypretrain.config import load
 from pretrain.config import PretrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ def ray_package(working_dir: Path, excludes: list[str], zip_path: Path) -> set[s
     """The names in the zip Ray uploads for `working_dir`, built by the function JobSubmissionClient calls
     (ray.dashboard.modules.dashboard_sdk), with .gitignore files ignored as RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1
     does. Ray's private API: the only one this file uses."""
-    from ray._private.runtime_env.packaging import create_package
+    from raypretrain.compat import create_package
 
     create_package(str(working_dir), zip_path, include_gitignore=False, include_parent_dir=False, excludes=excludes)
     with zipfile.ZipFile(zip_path) as z:

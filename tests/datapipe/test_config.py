@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from datapipe.config import DatapipeConfig
-from datapipe.typedconfig import ConfigError, from_dict, load
+from raypretrain.config import ConfigError, from_dict, load
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs" / "datapipe").glob("*.yaml"))
 

@@ -10,7 +10,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 from datapipe.config import DatapipeConfig
 from datapipe.live import LiveTokPack, read_clean
 from datapipe.tokenize import train_tokenizer
-from datapipe.typedconfig import from_dict, to_dict
+from raypretrain.config import from_dict, to_dict
 
 TEXT = "The river ran past the old mill, and the miller counted sacks of flour until the evening bell rang. "
 

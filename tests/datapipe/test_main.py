@@ -70,7 +70,7 @@ def test_sample_corpus_every_door_accounted(ray_local, tmp_path, monkeypatch, ca
 def test_ray_datas_info_lines_show_only_when_verbose(ray_local, capfd):
     import ray.data
 
-    from datapipe.main import start_ray
+    from raypretrain.ray_env import start_ray
 
     for verbose in (True, False, True):  # as --verbose, as the default, and back
         start_ray(verbose)

@@ -5,7 +5,8 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from datapipe import io, pipeline
+from datapipe import pipeline
+from raypretrain import storage
 from datapipe.config import (CleanConfig, DatapipeConfig, DedupConfig, NearDedupConfig, PackConfig, SourceConfig,
                              TokenizeConfig)
 from datapipe.stats import check_identity
@@ -23,8 +24,8 @@ def run_near(tmp_path, docs, near: NearDedupConfig, buckets: int = 3, name: str 
     cfg = DatapipeConfig(sources=(SourceConfig(name="s", paths=(str(corpus),)),), output=str(tmp_path / name),
                          clean=NO_FILTERS, dedup=DedupConfig(num_buckets=buckets, near=near),
                          tokenize=TokenizeConfig(vocab_size=400), pack=PackConfig(seq_len=128))
-    out = io.resolve(cfg.output)
-    stats = pipeline.run(cfg, [(io.resolve(str(corpus)), "s")], out, log=lambda s: None)
+    out = storage.resolve(cfg.output)
+    stats = pipeline.run(cfg, [(storage.resolve(str(corpus)), "s")], out, log=lambda s: None)
     check_identity(stats)
     dups = pq.read_table(tmp_path / name / "duplicates").to_pylist()
     return stats, {d["doc_id"]: d["duplicate_of"] for d in dups if d["kind"] == "near"}

@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 from tokenizers import Tokenizer
 
-from datapipe import io, pipeline
+from datapipe import pipeline
+from raypretrain import storage
 from datapipe.clean import normalize
 from datapipe.config import DatapipeConfig, DedupConfig, PackConfig, ReadConfig, SourceConfig, TokenizeConfig
 from datapipe.pack import unpack_documents
@@ -23,8 +24,8 @@ def run(tmp_path, sources, inputs, **cfg):
                             read=ReadConfig(task_target_bytes=1),  # one file per read task
                             tokenize=TokenizeConfig(vocab_size=600), pack=PackConfig(seq_len=64, val_fraction=0.2),
                             **cfg)
-    out = io.resolve(config.output)
-    files = [(loc, name) for name, pattern in inputs for loc in io.expand(pattern)]
+    out = storage.resolve(config.output)
+    files = [(loc, name) for name, pattern in inputs for loc in storage.expand(pattern)]
     stats = pipeline.run(config, files, out, log=lambda s: None)
     return stats, out
 
@@ -63,7 +64,7 @@ def test_duplicates_across_files_read_by_different_tasks_round_trip(ray_local, t
     assert Counter(docs) == Counter(normalize(t) for t in texts)
     assert set(manifest["sources"]) == {"web"} and manifest["sources"]["web"]["val"]["docs"] > 0
     assert manifest["tokenizer_sha256"] and manifest["config"]["pack"]["seq_len"] == 64
-    assert not io.exists(out.join("_work"))
+    assert not storage.exists(out.join("_work"))
 
 
 def test_named_sources_parquet_and_text_with_rejects(ray_local, tmp_path):
@@ -96,7 +97,7 @@ def test_named_sources_parquet_and_text_with_rejects(ray_local, tmp_path):
 def test_plan_tasks_groups_small_files(tmp_path):
     for i in range(5):
         (tmp_path / f"{i}.txt").write_bytes(b"x" * 100)
-    files = [(loc, "s") for loc in io.expand(str(tmp_path))]
+    files = [(loc, "s") for loc in storage.expand(str(tmp_path))]
     assert [len(t) for t in pipeline.plan_tasks(files, 250)] == [2, 2, 1]
     assert [len(t) for t in pipeline.plan_tasks(files, 1)] == [1] * 5
 

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from datapipe import io
+from raypretrain import storage
 from datapipe.config import ReadConfig, SourceConfig
 from datapipe.read import detect_format, read_file
 
@@ -15,7 +15,7 @@ CFG = ReadConfig()
 
 
 def read_all(path, source=SRC, cfg=CFG):
-    tables = list(read_file(io.resolve(str(path)), source, cfg, batch_rows=3))
+    tables = list(read_file(storage.resolve(str(path)), source, cfg, batch_rows=3))
     return pa.concat_tables(tables).to_pylist() if tables else []
 
 

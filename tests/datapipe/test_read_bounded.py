@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 import zstandard
 
-from datapipe import io
+from raypretrain import storage
 from datapipe.config import ReadConfig, SourceConfig
 from datapipe.read import read_file
 
@@ -42,7 +42,7 @@ def read_traced(path, source=SourceConfig(), cfg=CFG):
     pa.table({"x": ["y"]})  # pyarrow imports pandas on its first table: keep that out of the peak
     tracemalloc.start()
     try:
-        tables = list(read_file(io.resolve(str(path)), source, cfg))
+        tables = list(read_file(storage.resolve(str(path)), source, cfg))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

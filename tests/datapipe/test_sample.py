@@ -13,7 +13,7 @@ import pytest
 from datapipe import sample
 from datapipe.clean import clean_text, normalize
 from datapipe.config import CleanConfig, ReadConfig, SourceConfig
-from datapipe.io import resolve
+from raypretrain.storage import resolve
 from datapipe.read import read_file
 
 KEPT = ("good", "dup", "near", "no_id")

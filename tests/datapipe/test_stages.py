@@ -9,13 +9,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datapipe import io
+from raypretrain import storage
 from datapipe.config import DatapipeConfig, TokenizeConfig
 from datapipe.dedup import text_hash
 from datapipe.neardup import BandIndex
 from datapipe.stages import KEPT_SCHEMA, TokPack
 from datapipe.tokenize import train_tokenizer
-from datapipe.typedconfig import from_dict, to_dict
+from raypretrain.config import from_dict, to_dict
 
 from .neardup_corpus import planted_corpus
 
@@ -30,7 +30,7 @@ def _write_kept(out: str, docs: list[tuple[str, str]]) -> None:
     docs = sorted(docs)
     table = pa.table({"doc_id": [d for d, _ in docs], "source": ["main"] * len(docs), "text": [t for _, t in docs],
                       "hash": [text_hash(t) for _, t in docs]}, schema=KEPT_SCHEMA)
-    io.write_parquet(io.resolve(out).join("_work", "kept", "b00000.parquet"), table)
+    storage.write_parquet(storage.resolve(out).join("_work", "kept", "b00000.parquet"), table)
 
 
 def _outputs(out: str) -> tuple[list, dict[str, np.ndarray]]:

@@ -3,7 +3,7 @@ import pytest
 
 from datapipe.config import TokenizeConfig
 from datapipe.tokenize import encode, from_json, token_dtype, tokenizer_sha256, train_tokenizer
-from datapipe.typedconfig import ConfigError
+from raypretrain.config import ConfigError
 
 TEXTS = ["Hello world, this is a test.", "Ünïcödé text — with emoji 🚀 and\nnewlines.", "numbers 12345 " * 20]
 

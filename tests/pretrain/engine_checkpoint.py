@@ -47,7 +47,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from datapipe.typedconfig import from_dict, to_dict
+    from raypretrain.config import from_dict, to_dict
     from pretrain.checkpoint import save_checkpoint, staging
     from pretrain.config import PretrainConfig
     from pretrain.loop import build_engine

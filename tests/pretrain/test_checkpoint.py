@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from datapipe import io
-from datapipe.typedconfig import ConfigError, from_dict
+from raypretrain import storage
+from raypretrain.config import ConfigError, from_dict
 from pretrain import checkpoint as ck
 from pretrain.config import PretrainConfig
 from tests.pretrain.engine_checkpoint import TINY, make
@@ -132,7 +132,7 @@ def test_each_rank_hashes_its_share(tmp_path, saved):
 
 
 def test_auto_resume_skips_an_unregistered_checkpoint_cut_off_mid_upload(tmp_path, shards, saved, capsys):
-    from pretrain.main import resume_point
+    from pretrain.trainer import resume_point
 
     good, cut, bare = run_folder(tmp_path, saved, ["good", "cut", "bare"], registered=["good"])
     os.remove(cut / OPTIM)  # the upload stopped before this file
@@ -148,7 +148,7 @@ def test_auto_resume_skips_an_unregistered_checkpoint_cut_off_mid_upload(tmp_pat
 
 
 def test_auto_resume_falls_back_past_a_damaged_registered_checkpoint(tmp_path, shards, saved, capsys):
-    from pretrain.main import resume_point
+    from pretrain.trainer import resume_point
 
     good, bad = run_folder(tmp_path, saved, ["good", "bad"], registered=["good", "bad"])
     damage(bad)
@@ -163,7 +163,7 @@ def test_auto_resume_falls_back_past_a_damaged_registered_checkpoint(tmp_path, s
 def test_a_checkpoint_without_markers_resumes_only_if_ray_registered_it(tmp_path, shards, saved, capsys):
     """Checkpoints saved before markers existed: Ray's word that every rank reported is the only
     evidence they are whole, and loading them unchecked gets a warning."""
-    from pretrain.main import resume_point
+    from pretrain.trainer import resume_point
 
     old, newer = run_folder(tmp_path, saved, ["old", "newer"], registered=["old"])
     for path in (old, newer):
@@ -180,7 +180,7 @@ def test_a_checkpoint_without_markers_resumes_only_if_ray_registered_it(tmp_path
 
 @pytest.mark.parametrize("live", [False, True])
 def test_a_tokenizer_that_is_not_the_manifests_is_refused_before_training(tmp_path, shards, live):
-    from pretrain.main import build_trainer
+    from pretrain.trainer import build_trainer
 
     copy = shutil.copytree(shards, tmp_path / "shards")
     if live:
@@ -209,7 +209,7 @@ def test_main_refuses_replaced_shard_tokenizer_with_one_line(tmp_path, shards, c
 
 def test_resume_refuses_a_checkpoint_whose_tokenizer_json_is_not_the_manifests(tmp_path, shards, saved):
     """state.json claims the shards' tokenizer, but the tokenizer.json kept beside it is another."""
-    from pretrain.main import resume_point
+    from pretrain.trainer import resume_point
 
     other = shutil.copytree(saved, tmp_path / "other")
     (other / "tokenizer.json").write_text("{}")
@@ -283,7 +283,7 @@ def test_a_staging_folder_is_removed_even_when_the_save_fails(tmp_path):
             open(os.path.join(path, "engine.pt"), "w").close()
             raise RuntimeError("the save failed")
     assert not os.path.exists(path)
-    assert os.path.basename(path).startswith(io.TMP_PREFIX)
+    assert os.path.basename(path).startswith(storage.TMP_PREFIX)
 
 
 def test_stale_staging_folders_of_this_run_are_swept_and_no_others(tmp_path):
@@ -300,10 +300,10 @@ def test_stale_staging_folders_of_this_run_are_swept_and_no_others(tmp_path):
 
 
 def test_stale_tmp_files_in_the_run_folder_are_swept_at_the_start(tmp_path, shards, saved):
-    from pretrain.main import tidy_run_dir
+    from pretrain.trainer import tidy_run_dir
 
     (path,) = run_folder(tmp_path, saved, ["one"])
-    leftovers = [path.parent / f"{io.TMP_PREFIX}abc-live_position.json", path / f"{io.TMP_PREFIX}def-state.json"]
+    leftovers = [path.parent / f"{storage.TMP_PREFIX}abc-live_position.json", path / f"{storage.TMP_PREFIX}def-state.json"]
     for p in leftovers:
         p.write_text("half")
     assert tidy_run_dir(config(tmp_path, shards)) == 2
@@ -313,12 +313,12 @@ def test_stale_tmp_files_in_the_run_folder_are_swept_at_the_start(tmp_path, shar
 # -- the universal conversion (item 7) ---------------------------------------------------------------------
 
 def test_a_half_written_universal_conversion_is_made_again(tmp_path, shards, saved):
-    from pretrain.main import universal_checkpoint
+    from pretrain.trainer import universal_checkpoint
 
     ckpt = shutil.copytree(saved, tmp_path / "ckpt")
     (ckpt / ck.UNIVERSAL / "zero").mkdir(parents=True)  # an older conversion that stopped halfway
     (ckpt / ck.UNIVERSAL / "zero" / "part.pt").write_bytes(b"half")
-    (ckpt / f"{io.TMP_PREFIX}universal-crashed").mkdir()  # a crashed conversion's temporary folder
+    (ckpt / f"{storage.TMP_PREFIX}universal-crashed").mkdir()  # a crashed conversion's temporary folder
     data = json.loads(json.dumps(TINY))
     data["train"]["global_batch_tokens"], data["scaling"]["num_workers"] = 512, 2
     cfg = from_dict(PretrainConfig, data)
@@ -326,7 +326,7 @@ def test_a_half_written_universal_conversion_is_made_again(tmp_path, shards, sav
     assert not (ckpt / ck.UNIVERSAL / "zero" / "part.pt").exists()
     assert out == str(ckpt / ck.UNIVERSAL) and ck.verify(out)
     assert os.path.isdir(ckpt / ck.UNIVERSAL / "zero" / "embed_tokens.weight")
-    assert not glob.glob(str(ckpt / f"{io.TMP_PREFIX}*")) and (ckpt / "latest_universal").read_text() == ck.UNIVERSAL
+    assert not glob.glob(str(ckpt / f"{storage.TMP_PREFIX}*")) and (ckpt / "latest_universal").read_text() == ck.UNIVERSAL
     stamp = os.path.getmtime(ckpt / ck.UNIVERSAL / "complete_rank0.json")
     assert universal_checkpoint(str(ckpt), cfg) == out  # complete: reused, not converted again
     assert os.path.getmtime(ckpt / ck.UNIVERSAL / "complete_rank0.json") == stamp
@@ -337,7 +337,7 @@ def test_a_failed_conversion_leaves_nothing_behind(tmp_path, saved):
     os.remove(ckpt / OPTIM)
     with pytest.raises(ConfigError, match="elastic resume: DeepSpeed could not convert"):
         ck.universal_conversion(str(ckpt))
-    assert not (ckpt / ck.UNIVERSAL).exists() and not glob.glob(str(ckpt / f"{io.TMP_PREFIX}*"))
+    assert not (ckpt / ck.UNIVERSAL).exists() and not glob.glob(str(ckpt / f"{storage.TMP_PREFIX}*"))
 
 
 # -- --resume PATH before Ray (item 10) --------------------------------------------------------------------

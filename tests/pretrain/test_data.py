@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from datapipe.typedconfig import ConfigError
+from raypretrain.config import ConfigError
 from pretrain.data import (CYCLE, MixPlan, Source, cycle_pattern, load_manifest, mix_weights, sources_of,
                            unigram_entropy, val_blocks)
 from tests.pretrain.synthetic import write_shards

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from datapipe.typedconfig import ConfigError, from_dict
+from raypretrain.config import ConfigError, from_dict
 from pretrain.config import PretrainConfig
 from pretrain.loop import deepspeed_config, lr_at, model_config
 
@@ -90,7 +90,7 @@ def test_model_must_fit_the_shards():
 def test_every_shipped_preset_parses():
     import glob
 
-    from datapipe.typedconfig import load
+    from raypretrain.config import load
 
     presets = sorted(glob.glob("configs/pretrain/*.yaml"))
     assert {p.split("/")[-1] for p in presets} >= {"debug.yaml", "124m.yaml", "350m.yaml", "760m.yaml", "1.3b.yaml"}

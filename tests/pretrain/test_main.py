@@ -51,7 +51,7 @@ def test_live_mode_trains_from_the_raw_stream_and_resumes_after_consumed_files(r
 
     import yaml
 
-    from pretrain.main import ensure_shards
+    from pretrain.trainer import ensure_shards
 
     monkeypatch.chdir(workdir)
     shards = ensure_shards(main_config(QUICK)).data.shards  # for the tokenizer and val blocks (built once)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from datapipe.typedconfig import field_docs, from_dict
+from raypretrain.config import field_docs, from_dict
 from pretrain.model import (GPT, IGNORE_INDEX, RMSNorm, GPTConfig, apply_rope, flops_per_token, mlm_mask,
                             num_params, rope_cache)
 

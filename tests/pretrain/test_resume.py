@@ -15,9 +15,9 @@ import time
 import pytest
 import yaml
 
-from datapipe.typedconfig import from_dict, load, to_dict
+from raypretrain.config import from_dict, load, to_dict
 from pretrain.config import PretrainConfig
-from pretrain.main import build_trainer
+from pretrain.trainer import build_trainer
 from tests.pretrain.synthetic import write_shards
 
 STEPS, EVERY = 16, 4
@@ -132,7 +132,7 @@ def test_crash_in_the_middle_of_a_save_resumes_from_the_previous_checkpoint(ray_
     assert_same_training(tmp_path, "crash")
     # the dead workers' staging folders were swept when the restarted ones began
     from pretrain.checkpoint import staging_prefix
-    from pretrain.main import run_dir
+    from pretrain.trainer import run_dir
 
     assert not glob.glob(staging_prefix(run_dir(resume_config(tmp_path, shards, "crash"))) + "*")
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from datapipe.typedconfig import from_dict
+from raypretrain.config import from_dict
 from pretrain.checkpoint import registered, staging_prefix, verify
 from pretrain.config import PretrainConfig
-from pretrain.main import build_trainer, run_dir
+from pretrain.trainer import build_trainer, run_dir
 from tests.pretrain.synthetic import write_shards
 
 STEPS = 30

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from datapipe.typedconfig import ConfigError, load, to_dict
+from raypretrain.config import ConfigError, load, to_dict
 from pretrain.config import PretrainConfig
 from tune import space
 from tune.config import TuneConfig

@@ -8,7 +8,7 @@ import os
 import pytest
 from ray import tune
 
-from datapipe.typedconfig import ConfigError, from_dict, load, to_dict
+from raypretrain.config import ConfigError, from_dict, load, to_dict
 from pretrain.config import PretrainConfig
 from tune import space
 from tune.config import TuneConfig

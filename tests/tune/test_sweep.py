@@ -15,9 +15,9 @@ import time
 import pytest
 import yaml
 
-from datapipe.typedconfig import load
+from raypretrain.config import load
 from pretrain.config import PretrainConfig
-from pretrain.main import build_trainer
+from pretrain.trainer import build_trainer
 from tests.pretrain.synthetic import write_shards
 from tune.main import main
 

@@ -5,7 +5,7 @@ import pytest
 
 from datapipe.config import LangIdConfig
 from datapipe.filters import LanguageFilter
-from datapipe.typedconfig import ConfigError
+from raypretrain.config import ConfigError
 
 ENGLISH = (
     "The village library opens early on Saturdays, and children gather outside before the doors "

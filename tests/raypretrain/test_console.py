@@ -6,7 +6,7 @@ import time
 
 import ray
 
-from pretrain.progress import Display, board_name, live_line
+from raypretrain.console import Display, board_name, live_line
 
 
 class Terminal(io.StringIO):
@@ -54,7 +54,7 @@ def test_without_a_terminal_only_the_messages_are_printed(ray_local):
 @ray.remote(num_cpus=0)
 def say_and_step(name: str) -> None:
     """What the training loop's rank 0 does: attach to the driver's board, say and step."""
-    from pretrain import progress
+    from raypretrain import console as progress
 
     progress.attach(name)
     progress.say("[pretrain] TensorBoard logs: /x")

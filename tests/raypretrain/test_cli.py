@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pretrain.cli import COMMANDS, main
+from raypretrain.cli import COMMANDS, main
 
 
 def test_help_lists_every_subcommand(capsys):
@@ -53,7 +53,7 @@ def test_version_presets_and_doctor(capsys):
 
 
 def test_doctor_says_what_to_fix():
-    from pretrain.doctor import free_disk, package
+    from raypretrain.doctor import free_disk, package
 
     missing = package("no_such_package_here")
     assert not missing.ok and "scripts/install.sh" in missing.line() and missing.line().startswith("FIX")

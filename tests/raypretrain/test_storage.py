@@ -6,14 +6,14 @@ import time
 
 import pytest
 
-from datapipe import io
-from datapipe.typedconfig import ConfigError
+from raypretrain import storage
+from raypretrain.config import ConfigError
 
 
 def test_write_bytes_leaves_only_the_final_file(tmp_path):
-    loc = io.resolve(str(tmp_path / "d" / "manifest.json"))
-    io.write_bytes(loc, b"{}")
-    io.write_bytes(loc, b'{"a": 1}')  # replaced in place
+    loc = storage.resolve(str(tmp_path / "d" / "manifest.json"))
+    storage.write_bytes(loc, b"{}")
+    storage.write_bytes(loc, b'{"a": 1}')  # replaced in place
     assert os.listdir(tmp_path / "d") == ["manifest.json"]
     assert (tmp_path / "d" / "manifest.json").read_bytes() == b'{"a": 1}'
 
@@ -22,7 +22,7 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path):
     target = tmp_path / "d" / "x.json"
     target.mkdir(parents=True)  # a folder in the way: the rename fails
     with pytest.raises(OSError):
-        io.write_bytes(io.resolve(str(target)), b"{}")
+        storage.write_bytes(storage.resolve(str(target)), b"{}")
     assert os.listdir(tmp_path / "d") == ["x.json"]
 
 
@@ -32,9 +32,9 @@ def test_sweep_tmp_removes_only_stale_hidden_temporaries(tmp_path):
     for p in (old, new, keep):
         p.write_bytes(b"x")
     os.utime(old, (time.time() - 3600, time.time() - 3600))
-    assert io.sweep_tmp(io.resolve(str(tmp_path)), older_than_s=600) == 1
+    assert storage.sweep_tmp(storage.resolve(str(tmp_path)), older_than_s=600) == 1
     assert not old.exists() and new.exists() and keep.exists()
-    assert io.sweep_tmp(io.resolve(str(tmp_path))) == 1 and keep.exists()
+    assert storage.sweep_tmp(storage.resolve(str(tmp_path))) == 1 and keep.exists()
 
 
 @pytest.mark.parametrize("output, inputs, overlaps", [
@@ -46,20 +46,20 @@ def test_refuse_overlap(output, inputs, overlaps, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     if overlaps:
         with pytest.raises(ConfigError, match="overlaps the input"):
-            io.refuse_overlap(output, inputs)
+            storage.refuse_overlap(output, inputs)
     else:
-        io.refuse_overlap(output, inputs)
+        storage.refuse_overlap(output, inputs)
 
 
 def test_refuse_overlap_follows_symlinks(tmp_path):
     (tmp_path / "raw").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "raw")
     with pytest.raises(ConfigError):
-        io.refuse_overlap(str(tmp_path / "link"), [str(tmp_path / "raw")])
+        storage.refuse_overlap(str(tmp_path / "link"), [str(tmp_path / "raw")])
 
 
 def test_check_replaceable(tmp_path):
-    check = lambda p: io.check_replaceable(io.resolve(str(p)), ("manifest.json", "_work/run.json"), "output")
+    check = lambda p: storage.check_replaceable(storage.resolve(str(p)), ("manifest.json", "_work/run.json"), "output")
     check(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     check(tmp_path / "empty")

@@ -20,6 +20,8 @@ import uuid
 
 import ray
 
+from raypretrain import compat
+
 _board = None  # this process's handle on the driver's Board, once attach() found it
 
 
@@ -171,12 +173,15 @@ def quiet_libraries() -> None:
     import logging
     import warnings
 
-    from ray.train.v2._internal.execution import context
-
     # context.py logs "Reporting training result …" at INFO under a logger named by its file path
-    for name in ("DeepSpeed", "ray.data", "ray.train", context.__file__):
+    for name in ("DeepSpeed", "ray.data", "ray.train", compat.train_context.__file__):
         logging.getLogger(name).setLevel(logging.WARNING)
     # "Progress bars disabled": we turned them off on purpose (the driver shows training progress)
-    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+    logging.getLogger(compat.RAY_DATA_PROGRESS_LOGGER).setLevel(logging.ERROR)
     for category in (FutureWarning, DeprecationWarning, UserWarning):
         warnings.filterwarnings("ignore", category=category)
+
+
+def header(title: str) -> None:
+    """A phase header: `── train: debug ──────…`."""
+    print(f"\n── {title} {'─' * max(3, 72 - len(title))}", flush=True)

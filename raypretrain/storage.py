@@ -42,7 +42,7 @@ def resolve(uri: str) -> Location:
         try:
             fs, path = pafs.FileSystem.from_uri(uri)
         except (ValueError, OSError, NotImplementedError, pa.ArrowException) as e:
-            from datapipe.typedconfig import ConfigError
+            from raypretrain.config import ConfigError
 
             raise ConfigError(f"{uri}: not a path or URI that can be opened ({str(e).splitlines()[0]})") from None
         return Location(fs, path, uri)
@@ -85,7 +85,7 @@ def _glob_regex(pattern: str) -> re.Pattern:
     try:
         return re.compile(out + r"\Z")
     except re.error as e:
-        from datapipe.typedconfig import ConfigError
+        from raypretrain.config import ConfigError
 
         raise ConfigError(f"{pattern}: not a valid glob ({e})") from None
 
@@ -205,7 +205,7 @@ def refuse_overlap(output: str, inputs: list[str], what: str = "output") -> None
     """ConfigError if the output folder equals, contains or lies inside any input (local paths
     compared after resolving symlinks; URIs by scheme and path prefix). A glob input is compared
     by the folder above its first wildcard."""
-    from datapipe.typedconfig import ConfigError
+    from raypretrain.config import ConfigError
 
     out = _comparable(output)
     for item in inputs:
@@ -220,7 +220,7 @@ def refuse_overlap(output: str, inputs: list[str], what: str = "output") -> None
 def check_replaceable(loc: Location, markers: tuple[str, ...], what: str) -> None:
     """ConfigError unless `loc` is missing, an empty folder, or a folder one of our jobs wrote
     (it holds one of `markers`, relative paths). Called before anything deletes or replaces it."""
-    from datapipe.typedconfig import ConfigError
+    from raypretrain.config import ConfigError
 
     info = loc.fs.get_file_info(loc.path)
     if info.type == pafs.FileType.NotFound:

@@ -5,7 +5,7 @@ from typing import Literal
 import pytest
 
 from datapipe import config as dp_config
-from datapipe.typedconfig import ConfigError, field_docs, from_dict, load, set_dotted, to_dict
+from raypretrain.config import ConfigError, field_docs, from_dict, load, set_dotted, to_dict
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ COMMANDS = {  # subcommand → (module with main(argv), what it does)
     "generate": ("pretrain.generate", "sample text from a checkpoint"),
     "export": ("pretrain.export", "export a checkpoint as a Hugging Face Llama model"),
     "submit": ("cluster.submit", "submit a job to a Ray cluster (prints the plain `ray job submit` form)"),
-    "doctor": ("pretrain.doctor", "check Ray, DeepSpeed, torch, the DeepSpeed CPU op, disk and GPU"),
+    "doctor": ("raypretrain.doctor", "check Ray, DeepSpeed, torch, the DeepSpeed CPU op, disk and GPU"),
 }
 
 

@@ -1,0 +1,50 @@
+"""Joining Ray: the cluster in RAY_ADDRESS, or a local Ray started here, with quiet log levels.
+
+Every job's main calls `connect` (or `start_ray` when it shows Ray Data's own progress bars); only
+`cluster/` knows about clusters beyond that."""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+from raypretrain import compat
+
+
+def start_ray(verbose: bool = False) -> None:
+    """Join the cluster in RAY_ADDRESS, or start a local Ray; Ray's and Ray Data's INFO logs
+    (dataset plans, "execution finished") on the console only when verbose."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(logging_level="INFO" if verbose else "WARNING")
+    if "RAY_DATA_LOGGING_CONFIG" not in os.environ:
+        # Ray Data re-applies its logging config at every dataset execution, so setting a level
+        # once does not last. Its console handler's level lives in the default config dict it
+        # re-reads (the file log, ray-data.log, keeps INFO and DEBUG).
+        data_logging = compat.ray_data_logging
+        data_logging.DEFAULT_CONFIG["handlers"]["console"]["level"] = "INFO" if verbose else "WARNING"
+        data_logging.configure_logging()
+
+
+def connect(verbose: bool = False) -> None:
+    """start_ray, with Ray Data's progress bars off: training shows its own progress line."""
+    import ray.data
+
+    start_ray(verbose)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+
+
+@contextlib.contextmanager
+def data_progress_bars():
+    """Ray Data's progress bars while the driver runs datapipe, on a terminal only (and not with
+    RAY_DATA_DISABLE_PROGRESS_BARS=1); off again for training, where our own progress line shows."""
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    saved = ctx.enable_progress_bars
+    ctx.enable_progress_bars = sys.stdout.isatty() and os.environ.get("RAY_DATA_DISABLE_PROGRESS_BARS") != "1"
+    try:
+        yield
+    finally:
+        ctx.enable_progress_bars = saved
