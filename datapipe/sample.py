@@ -29,6 +29,7 @@ words, so a document rarely repeats a 5-gram of its own and shares almost none w
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import math
@@ -205,85 +206,43 @@ class _Writer:
         return _SLOT.sub(lambda m: self.slot(m.group(1)), template)
 
     def slot(self, key: str) -> str:
-        rng = self.rng
         cap = key[0].isupper() and key not in ("P", "Pfull", "R", "R_pl")
         k = key.lower() if cap else key
         if k == "year2":  # a later year than the one just written
-            self.year = min(2024, self.year + rng.randint(3, 30))
+            self.year = min(2024, self.year + self.rng.randint(3, 30))
             return str(self.year)
-        k = k.rstrip("2")
-        if k == "P":
-            out = self.person()
-        elif k == "Pfull":
-            out = self.cast[rng.randrange(len(self.cast))]
-            self.introduced.add(out)
-        elif k == "R":
-            out = self.pick("roles")
-        elif k == "a_R":
-            out = _article(f"{self.adj()} {self.pick('roles')}" if rng.random() < 0.5 else self.pick("roles"))
-        elif k == "R_pl":
-            out = self.pick("role_plurals")
-        elif k == "the_n":
-            out = self.noun_phrase("the")
-        elif k == "a_n":
-            out = _article(self.noun_phrase(""))
-        elif k == "n":
-            out = self.pick("nouns")
-        elif k == "ns":
-            out = self.pick("plurals") if rng.random() < 0.7 else f"{self.adj()} {self.pick('plurals')}"
-        elif k == "adj":
-            out = self.adj()
-        elif k == "gadj":
-            out = rng.choice(W.GENERAL_ADJS)
-        elif k == "pred":
-            out = self.pred()
-        elif k == "vp":
-            out = self.pick("past")
-        elif k == "vb":
-            out = self.pick("base")
-        elif k == "v3":
-            out = self.pick("third")
-        elif k == "v3_pl":
-            out = self.pick("base")
-        elif k == "vpp":
-            out = self.pick("participle")
-        elif k == "adv":
-            out = rng.choice(W.ADVERBS)
-        elif k == "pp":
-            out = self.pp()
-        elif k == "time":
-            out = self.fill(rng.choice(W.TIMES))
-        elif k == "conn":
-            out = rng.choice(W.CONNECTORS)
-        elif k == "clause":
-            out = self.fill(rng.choice(W.CLAUSES).replace("{subj}", rng.choice(W.SUBJECTS), 1))
-        elif k == "pron":
-            out = rng.choice(W.PRONOUNS)
-        elif k == "place":
-            out = self.place if rng.random() < 0.4 else rng.choice(W.PLACES)
-        elif k == "region":
-            out = rng.choice(W.REGIONS)
-        elif k == "org":
-            out = self.org()
-        elif k == "year":
-            out = self.year_()
-        elif k == "decade":
-            out = f"{rng.randint(175, 201)}0s"
-        elif k == "month":
-            out = rng.choice(W.MONTHS)
-        elif k == "day":
-            out = rng.choice(W.DAYS)
-        elif k == "season":
-            out = rng.choice(W.SEASONS)
-        elif k == "numw":
-            out = rng.choice(W.NUM_WORDS)
-        elif k == "numd":
-            out = self.numd()
-        elif k == "units":
-            out = rng.choice(W.UNITS)
-        else:
+        fill = self._slot_fillers.get(k.rstrip("2"))
+        if fill is None:
             raise KeyError(f"unknown template slot {key!r}")
+        out = fill()
         return out[0].upper() + out[1:] if cap else out
+
+    @functools.cached_property
+    def _slot_fillers(self) -> dict:
+        """Slot name → a function that draws its text (each draws from self.rng in a fixed order)."""
+        rng, pick = self.rng, self.pick
+        choice = lambda words: (lambda: rng.choice(words))  # noqa: E731
+        return {
+            "P": self.person, "Pfull": self._cast_member, "R": lambda: pick("roles"),
+            "a_R": lambda: _article(f"{self.adj()} {pick('roles')}" if rng.random() < 0.5 else pick("roles")),
+            "R_pl": lambda: pick("role_plurals"), "the_n": lambda: self.noun_phrase("the"),
+            "a_n": lambda: _article(self.noun_phrase("")), "n": lambda: pick("nouns"),
+            "ns": lambda: pick("plurals") if rng.random() < 0.7 else f"{self.adj()} {pick('plurals')}",
+            "adj": self.adj, "gadj": choice(W.GENERAL_ADJS), "pred": self.pred, "vp": lambda: pick("past"),
+            "vb": lambda: pick("base"), "v3": lambda: pick("third"), "v3_pl": lambda: pick("base"),
+            "vpp": lambda: pick("participle"), "adv": choice(W.ADVERBS), "pp": self.pp,
+            "time": lambda: self.fill(rng.choice(W.TIMES)), "conn": choice(W.CONNECTORS),
+            "clause": lambda: self.fill(rng.choice(W.CLAUSES).replace("{subj}", rng.choice(W.SUBJECTS), 1)),
+            "pron": choice(W.PRONOUNS), "place": lambda: self.place if rng.random() < 0.4 else rng.choice(W.PLACES),
+            "region": choice(W.REGIONS), "org": self.org, "year": self.year_,
+            "decade": lambda: f"{rng.randint(175, 201)}0s", "month": choice(W.MONTHS), "day": choice(W.DAYS),
+            "season": choice(W.SEASONS), "numw": choice(W.NUM_WORDS), "numd": self.numd, "units": choice(W.UNITS),
+        }
+
+    def _cast_member(self) -> str:
+        out = self.cast[self.rng.randrange(len(self.cast))]
+        self.introduced.add(out)
+        return out
 
     # -- sentences and documents ---------------------------------------------------------------
     def sentence(self, template: str) -> str:
