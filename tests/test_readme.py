@@ -27,3 +27,20 @@ def test_fresh_check_reads_the_readme_commands():
     out = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     assert out == "bash scripts/install.sh|python -m pretrain", out
     assert script.stat().st_mode & 0o111
+
+
+def test_the_package_picture_names_modules_that_exist():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- packages")[1].split("<!-- /packages -->")[0]
+    named = 0
+    for line in block.splitlines():
+        head = line.strip(" │├└─▲")
+        if "/ " not in head or head.startswith("("):
+            continue
+        package, rest = head.split("/", 1)
+        modules = rest.strip().split("  ")[0] if package != "configs" else ""
+        assert (ROOT / package / "__init__.py").is_file(), package
+        for module in filter(None, (m.strip() for m in modules.split("·"))):
+            assert (ROOT / package / f"{module}.py").is_file(), f"{package}/{module}.py"
+            named += 1
+    assert named > 30
