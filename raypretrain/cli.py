@@ -4,8 +4,8 @@
     raypretrain data --input 'crawl/*.jsonl.zst' --output outputs/web      python -m datapipe
     raypretrain train --config 124m --set data.shards=outputs/web          python -m pretrain
     raypretrain tune --config debug                                        python -m tune
-    raypretrain generate CHECKPOINT --prompt "The"                         python -m pretrain.generate
-    raypretrain export CHECKPOINT OUT_DIR                                  python -m pretrain.export
+    raypretrain generate --checkpoint CKPT --prompt "The"                  python -m pretrain.generate
+    raypretrain export --checkpoint CKPT --out DIR                         python -m pretrain.export
     raypretrain submit pretrain --config 124m                              python -m cluster.submit
     raypretrain presets                   the shipped presets, one line each (use a bare name: --config debug)
     raypretrain doctor                    is this machine ready? one line per check, exit 1 if something needs fixing
