@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from datapipe.config import DatapipeConfig, check_name
-from raypretrain.config import ConfigError, Range, RangeError, at_least, check_ranges, fraction, positive
-from pretrain.model import GPTConfig
+from raypretrain.config import ConfigError, Range, RangeError, at_least, check_ranges, fraction
+from pretrain.model import GPTConfig, num_params
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,11 @@ class TrainConfig:
     """Share of positions masked by the MLM objective (80% mask token, 10% random, 10% kept)."""
     max_steps: int = 300
     """Optimizer steps to train (the LR schedule spans them)."""
-    max_tokens: int = 0
-    """Stop after this many training tokens if that comes before max_steps (0: no token budget)."""
+    max_tokens: int | Literal["chinchilla"] = 0
+    """Stop after this many training tokens if that comes before max_steps (0: no token budget); `chinchilla` is
+    tokens_per_param × the model's parameters (Hoffmann et al.'s compute-optimal budget; `python -m pretrain.plan`)."""
+    tokens_per_param: float = 20.0
+    """Training tokens per model parameter when max_tokens is `chinchilla` (20 is Hoffmann et al.'s optimum)."""
     global_batch_tokens: int = 16384
     """Tokens per optimizer step over all workers; must be a multiple of seq_len × micro_batch_size × workers."""
     micro_batch_size: int = 8
@@ -97,8 +100,10 @@ class TrainConfig:
     """Debug (tests): every rank dies in the middle of the checkpoint save at this step, once."""
 
     def __post_init__(self) -> None:
+        if self.max_tokens != "chinchilla":
+            check_ranges(self, {"max_tokens": at_least(0)})
         check_ranges(self, {"mlm_prob": fraction(lo_open=True, hi_open=True), "max_steps": at_least(1),
-                            "max_tokens": at_least(0), "global_batch_tokens": at_least(1),
+                            "global_batch_tokens": at_least(1), "tokens_per_param": Range(0, 1e6, lo_open=True),
                             "micro_batch_size": at_least(1), "eval_every": at_least(1), "eval_blocks": at_least(1),
                             "checkpoint_every": at_least(1), "keep_checkpoints": at_least(1),
                             "log_every": at_least(1), "seed": Range(0, 2**63 - 1),
@@ -229,6 +234,13 @@ class PretrainConfig:
 
     def total_steps(self) -> int:
         """Optimizer steps to run: max_steps, or fewer when the token budget runs out first."""
-        if self.train.max_tokens:
-            return max(1, min(self.train.max_steps, math.ceil(self.train.max_tokens / self.train.global_batch_tokens)))
+        budget = self.token_budget()
+        if budget:
+            return max(1, min(self.train.max_steps, math.ceil(budget / self.train.global_batch_tokens)))
         return self.train.max_steps
+
+    def token_budget(self) -> int:
+        """train.max_tokens in tokens (0: none); `chinchilla` resolves to tokens_per_param × parameters."""
+        if self.train.max_tokens == "chinchilla":
+            return int(self.train.tokens_per_param * num_params(self.model))
+        return self.train.max_tokens
