@@ -83,6 +83,24 @@ def peak_flops(args) -> tuple[float | None, str]:
     return None, name
 
 
+def sdpa_backend(cfg: GPTConfig, device, dtype: str) -> str:
+    """Which fused attention kernel scaled_dot_product_attention can use for this model's heads: flash, then
+    memory-efficient, then the math fallback (tried one at a time with torch.nn.attention.sdpa_kernel)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    dt = torch.bfloat16 if dtype == "bf16" and device.type == "cuda" else torch.float32
+    q = torch.randn(1, cfg.n_head, 64, cfg.d_model // cfg.n_head, device=device, dtype=dt)
+    for name, backend in (("flash", SDPBackend.FLASH_ATTENTION), ("efficient", SDPBackend.EFFICIENT_ATTENTION),
+                          ("cudnn", SDPBackend.CUDNN_ATTENTION), ("math", SDPBackend.MATH)):
+        try:
+            with sdpa_kernel(backend):
+                torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+            return name
+        except RuntimeError:
+            continue
+    return "none"
+
+
 def sync(device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -247,6 +265,8 @@ def main(argv=None) -> int:
             from dataclasses import replace
             cfg = replace(cfg, activation_checkpointing=True)
         fpt = flops_per_token(cfg, cfg.seq_len)
+        print(f"[mfu] {preset}: scaled_dot_product_attention can use the {sdpa_backend(cfg, device, args.dtype)} "
+              "kernel", flush=True)
         mbs = [fit_micro_batch(cfg, args, device) if m == 0 else m
                for m in (args.micro_batch or [DEFAULT_MICRO_BATCH[preset]])]
         for mb in mbs:
