@@ -132,6 +132,28 @@ class GopherRepetitionConfig:
 
 
 @dataclass(frozen=True)
+class BoilerplateConfig:
+    enabled: bool = True
+    """Run the boilerplate filter: drop pages made of cookie-consent, enable-JavaScript, browser-update,
+    sign-in, navigation and footer lines."""
+    max_line_frac: float = 0.8
+    """Drop documents where the share of boilerplate lines exceeds this."""
+    max_char_frac: float = 0.4
+    """Drop documents where the share of characters in boilerplate lines exceeds this."""
+    words_per_phrase: int = 12
+    """A line is boilerplate when it holds at least one phrase per this many words (so a short line needs one)."""
+    phrases_path: str | None = None
+    """A phrase file to use instead of the shipped datapipe/filters/boilerplate_phrases.txt (same format:
+    [kind] headers, one lower-case phrase a line, '=' before a phrase that must be the whole line)."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"max_line_frac": fraction(), "max_char_frac": fraction(),
+                            "words_per_phrase": Range(1, 10_000)})
+        if self.phrases_path is not None and not self.phrases_path:
+            raise RangeError("phrases_path: must not be empty (leave it out for the shipped list)")
+
+
+@dataclass(frozen=True)
 class C4Config:
     enabled: bool = True
     """Run the C4 filter: line removal, then document checks."""
@@ -205,6 +227,8 @@ class CleanConfig:
     """Gopher repetition filter."""
     gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
     """Gopher quality filter."""
+    boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
+    """Boilerplate (consent, JavaScript, navigation and footer) filter; runs before C4."""
     c4: C4Config = field(default_factory=C4Config)
     """C4 line and document filter."""
     fineweb: FineWebConfig = field(default_factory=FineWebConfig)
@@ -276,9 +300,13 @@ class DedupConfig:
     """Hash buckets for the dedup shuffle (each bucket is one task's memory); 0 picks from input size."""
     bucket_target_bytes: int = 256 * 2**20
     """With num_buckets=0: aim for about this much text per bucket."""
+    exact_index_shards: int = 4
+    """Live mode: ExactIndex actors the content hashes are spread over (by hash prefix); each holds about
+    150 bytes per document it has seen."""
 
     def __post_init__(self) -> None:
-        check_ranges(self, {"num_buckets": Range(0, 1_000_000), "bucket_target_bytes": at_least(1)})
+        check_ranges(self, {"num_buckets": Range(0, 1_000_000), "bucket_target_bytes": at_least(1),
+                            "exact_index_shards": Range(1, 1024)})
 
 
 @dataclass(frozen=True)
@@ -342,6 +370,8 @@ class DatapipeConfig:
     """CPUs each stage actor reserves; the pool has one actor per that many cluster CPUs."""
     keep_work: bool = False
     """Keep the intermediate _work/ folder after a successful run."""
+    live_pack_actors: int = 0
+    """Live mode: tokenize+pack actors; 0: a pool that grows from 1 to one per cluster CPU with the backlog."""
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.sources]
@@ -352,4 +382,5 @@ class DatapipeConfig:
                 raise RangeError(f"sources.{s.name}.paths: no input paths given")
         if not self.output:
             raise RangeError("output: must not be empty")
-        check_ranges(self, {"sample_docs": Range(SAMPLE_MIN_DOCS, 10_000_000), "actor_num_cpus": Range(0, 1024)})
+        check_ranges(self, {"sample_docs": Range(SAMPLE_MIN_DOCS, 10_000_000), "actor_num_cpus": Range(0, 1024),
+                            "live_pack_actors": Range(0, 4096)})

@@ -2,17 +2,20 @@
 blocks, handed straight to `TorchTrainer(datasets=...)`. Nothing is materialised: cleaning
 runs on CPU workers while the trainer consumes blocks.
 
-    files ──ReadClean (tasks)──▶ kept docs ──LiveTokPack (actor)──▶ {"tokens": (n, seq_len + 1), "file": (n,)}
-                                              │ exact dedup: ExactIndex actor (first seen wins)
-                                              │ near dedup:  BandIndex actors (streaming mode)
+    files ──ReadClean (tasks)──▶ kept docs ──LiveTokPack (actor pool)──▶ {"tokens": (n, seq_len + 1), "file": (n,)}
+                                              │ exact dedup: ExactIndex actors, sharded by hash prefix (first seen wins)
+                                              │ near dedup:  BandIndex actors, sharded by band (streaming mode)
                                               │ split: documents whose seeded coin says validation are held out
 
 Differences from the batch job, by design: duplicates are decided first-seen-wins in
 stream order, and the documents' fate (dropped, duplicate) is counted but not written out.
 The dedup indexes know a document by where it was read (input file, record), not by its id,
 so records that share an id are still two documents (no duplicate_id rejection here).
-Each LiveTokPack actor carries the tail of its last block to its next batch; the last
-partial block of the stream (fewer than seq_len + 1 tokens) is not emitted.
+Each read task's output (one input file) reaches one LiveTokPack call whole, and is packed on
+its own: its last block is padded with PAD (which training ignores), so no token is lost, every
+block holds one file's tokens, and the blocks are the same however many pack actors there are
+(`live_pack_actors` of them, or by default a pool that grows from 1 to one per cluster CPU;
+Ray Data keeps their output in file order).
 
 Resume is at input-file granularity. Each block carries the index of the input file its first
 token came from, and blocks leave in file order. The trainer records in its checkpoints how
@@ -34,15 +37,16 @@ from datapipe.clean import Cleaner, clean_batch
 from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.dedup import text_hash
 from datapipe.neardup import BandIndex, StreamingNearDedup
-from datapipe.pack import is_validation
+from datapipe.pack import is_validation, pack_blocks
 from datapipe.read import read_file
 from datapipe.tokenize import encode, from_json
 from raypretrain.config import from_dict, to_dict
 
 
 class ExactIndex:
-    """Ray actor: content hash → the first document seen with it, by its "file:row" (16-byte
-    hashes, no texts)."""
+    """Ray actor, one shard of the exact-dedup index: content hash → the first document seen with it,
+    by its "file:row" (16-byte hashes, no texts). A hash belongs to shard `shard_of(hash, shards)`.
+    Memory: about 150 bytes per document (a dict entry, the 16-byte key and a short string)."""
 
     def __init__(self) -> None:
         self.first: dict[bytes, str] = {}
@@ -53,6 +57,26 @@ class ExactIndex:
             out.append(self.first.get(h))
             self.first.setdefault(h, d)
         return out
+
+
+def shard_of(digest: bytes, shards: int) -> int:
+    """The ExactIndex shard that owns a content hash: its leading 4 bytes, modulo the shard count."""
+    return int.from_bytes(digest[:4], "big") % shards
+
+
+def exact_seen(indexes: list, where: list[str], hashes: list[bytes]) -> list[str | None]:
+    """Ask each ExactIndex shard about its share of a batch (in parallel); answers in batch order."""
+    import ray
+
+    owner = [shard_of(h, len(indexes)) for h in hashes]
+    parts = {s: [i for i, o in enumerate(owner) if o == s] for s in set(owner)}
+    refs = {s: indexes[s].check_insert.remote([where[i] for i in idx], [hashes[i] for i in idx])
+            for s, idx in parts.items()}
+    out: list[str | None] = [None] * len(where)
+    for s, idx in parts.items():
+        for i, seen in zip(idx, ray.get(refs[s])):
+            out[i] = seen
+    return out
 
 
 def files_done(position: str | None) -> int:
@@ -90,29 +114,42 @@ def read_clean(batch: dict[str, np.ndarray], cfg: dict, position: str | None = N
 class LiveTokPack:
     """Ray Data actor: dedup against the shared indexes, tokenize, pack with a carried tail."""
 
-    def __init__(self, cfg: dict, tokenizer_json: str, split: str, exact, bands: list | None):
+    def __init__(self, cfg: dict, tokenizer_json: str, split: str, exact: list | None, bands: list | None):
         self.cfg = from_dict(DatapipeConfig, cfg)
         tc = self.cfg.tokenize
         self.tok = from_json(tokenizer_json, tc)
-        self.eos = self.tok.token_to_id(tc.eos_token)
+        self.eos, self.pad = self.tok.token_to_id(tc.eos_token), self.tok.token_to_id(tc.pad_token)
         self.block = self.cfg.pack.seq_len + 1
         self.split, self.exact = split, exact
         self.near = StreamingNearDedup(self.cfg.dedup.near, bands) if bands else None
-        self.carry = np.zeros(0, dtype=np.int64)
-        self.carry_file = np.zeros(0, dtype=np.int64)  # the input file of each carried token
         self.counts: Counter = Counter()
 
     def __call__(self, batch: pa.Table) -> dict[str, np.ndarray]:
-        import ray
+        """One read task's kept documents → its blocks, each file's packed on its own."""
+        keep = self.keep(batch)
+        texts, files = batch.column("text").to_pylist(), batch.column("file").to_numpy()
+        tokens, block_files = [], []
+        for f in np.unique(files[keep]):  # batches hold whole files, in order; usually one
+            docs = [t for t, k, g in zip(texts, keep, files) if k and g == f]
+            flat, _ = encode(self.tok, docs, self.eos)
+            blocks = pack_blocks(flat.astype(np.int64), self.block, self.pad, np.int64)
+            tokens.append(blocks)
+            block_files.append(np.full(len(blocks), f, dtype=np.int64))
+        if not tokens:
+            return {"tokens": np.zeros((0, self.block), np.int64), "file": np.zeros(0, np.int64)}
+        return {"tokens": np.concatenate(tokens), "file": np.concatenate(block_files)}
 
+    def keep(self, batch: pa.Table) -> np.ndarray:
+        """Which documents of the batch this split trains on: not a duplicate of one seen earlier
+        (exact, then near), and on this side of the train/validation coin."""
         ids, texts = batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()
         # The indexes know a document by where it was read, not by its doc_id: two records that
         # share an id are two documents, while a record met again (its file re-read after a
         # restart) is the same one, and not a duplicate of itself.
         where = [f"{f}:{r}" for f, r in zip(batch.column("file").to_pylist(), batch.column("row").to_pylist())]
         keep = np.ones(len(ids), dtype=bool)
-        if self.exact is not None:
-            seen = ray.get(self.exact.check_insert.remote(where, [text_hash(t) for t in texts]))
+        if self.exact:
+            seen = exact_seen(self.exact, where, [text_hash(t) for t in texts])
             keep &= np.array([s is None or s == w for s, w in zip(seen, where)], dtype=bool)
         if self.near is not None and keep.any():
             idx = np.flatnonzero(keep)
@@ -121,14 +158,7 @@ class LiveTokPack:
         val = is_validation(ids, self.cfg.pack.val_fraction, self.cfg.pack.seed)
         keep &= val if self.split == "val" else ~val
         self.counts.update(kept=int(keep.sum()), removed=int((~keep).sum()))
-        docs = [t for t, k in zip(texts, keep) if k]
-        flat, lengths = encode(self.tok, docs, self.eos) if docs else (np.zeros(0, np.int64), np.zeros(0, np.int64))
-        files = np.repeat(batch.column("file").to_numpy()[keep], lengths)
-        stream = np.concatenate([self.carry, flat.astype(np.int64)])
-        stream_file = np.concatenate([self.carry_file, files])
-        n = len(stream) // self.block
-        self.carry, self.carry_file = stream[n * self.block:], stream_file[n * self.block:]
-        return {"tokens": stream[: n * self.block].reshape(n, self.block), "file": stream_file[: n * self.block: self.block]}
+        return keep
 
 
 def live_dataset(cfg: DatapipeConfig, tokenizer_json: str, seq_len: int, split: str = "train",
@@ -148,7 +178,8 @@ def live_dataset(cfg: DatapipeConfig, tokenizer_json: str, seq_len: int, split: 
         cfg = sample_sources(cfg)
     files = files if files is not None else resolve_inputs(cfg)
     place = data_resources()
-    exact = ray.remote(ExactIndex).options(num_cpus=0, resources=place).remote() if cfg.dedup.exact else None
+    exact = ([ray.remote(ExactIndex).options(num_cpus=0, resources=place).remote()
+              for _ in range(cfg.dedup.exact_index_shards)] if cfg.dedup.exact else None)
     near = cfg.dedup.near
     bands = ([ray.remote(BandIndex).options(num_cpus=0, resources=place).remote() for _ in range(near.index_shards)]
              if near.enabled else None)
@@ -157,7 +188,19 @@ def live_dataset(cfg: DatapipeConfig, tokenizer_json: str, seq_len: int, split: 
             .map_batches(read_clean, fn_kwargs={"cfg": to_dict(cfg), "position": position}, batch_size=1,
                          batch_format="numpy",
                          num_cpus=cfg.actor_num_cpus, resources=place)
-            .map_batches(LiveTokPack, batch_format="pyarrow", batch_size=cfg.tokenize.batch_size,
+            .map_batches(LiveTokPack, batch_format="pyarrow", batch_size=None,  # one read task's output whole
                          fn_constructor_kwargs={"cfg": to_dict(cfg), "tokenizer_json": tokenizer_json,
                                                 "split": split, "exact": exact, "bands": bands},
-                         compute=ray.data.ActorPoolStrategy(size=1), num_cpus=0, resources=place))
+                         compute=pack_pool(cfg),
+                         num_cpus=0, resources=place))
+
+
+def pack_pool(cfg: DatapipeConfig):
+    """The LiveTokPack actors: live_pack_actors of them, or a pool that grows from 1 to one per
+    cluster CPU with the backlog. One task in flight per actor, so no file queues behind a busy one."""
+    import ray
+
+    if cfg.live_pack_actors:
+        return ray.data.ActorPoolStrategy(size=cfg.live_pack_actors, max_tasks_in_flight_per_actor=1)
+    return ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, int(ray.cluster_resources().get("CPU", 1))),
+                                      max_tasks_in_flight_per_actor=1)

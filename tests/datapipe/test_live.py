@@ -65,7 +65,7 @@ def test_a_document_read_again_after_a_restart_is_not_its_own_duplicate(ray_loca
 
     cfg = config(tmp_path)
     docs = read_clean(files_batch(tmp_path, 2), cfg)
-    exact = ray_local.remote(ExactIndex).remote()
+    exact = [ray_local.remote(ExactIndex).remote() for _ in range(3)]  # three shards, by hash prefix
     first = LiveTokPack(cfg, tokenizer_json(), "train", exact, None)(docs)
     again = LiveTokPack(cfg, tokenizer_json(), "train", exact, None)(docs)  # a restarted stream, same index
     np.testing.assert_array_equal(again["tokens"], first["tokens"])
@@ -88,7 +88,49 @@ def test_records_that_share_an_id_are_two_documents(ray_local, tmp_path):
     docs = read_clean({"uri": np.array([str(tmp_path / "f0.jsonl")]), "source": np.array(["s"]),
                        "file": np.arange(1)}, cfg)
     assert docs.column("row").to_pylist() == list(range(6))
-    exact, bands = ray_local.remote(ExactIndex).remote(), [ray_local.remote(BandIndex).remote() for _ in range(4)]
+    exact, bands = [ray_local.remote(ExactIndex).remote()], [ray_local.remote(BandIndex).remote() for _ in range(4)]
     pack = LiveTokPack(cfg, tokenizer_json(), "train", exact, bands)
     pack(docs)
     assert pack.counts == {"kept": 4, "removed": 2}
+
+
+def test_exact_index_shards_split_a_batch_by_hash_prefix(ray_local):
+    from datapipe.dedup import text_hash
+    from datapipe.live import ExactIndex, exact_seen, shard_of
+
+    hashes = [text_hash(f"doc {i}") for i in range(60)]
+    assert len({shard_of(h, 3) for h in hashes}) == 3  # every shard gets some
+    shards = [ray_local.remote(ExactIndex).remote() for _ in range(3)]
+    where = [f"0:{i}" for i in range(60)]
+    assert exact_seen(shards, where, hashes) == [None] * 60
+    assert exact_seen(shards, where, hashes) == where  # seen again: each answers with itself
+    assert exact_seen(shards, [f"1:{i}" for i in range(60)], hashes) == where  # copies name the first
+    sizes = ray_local.get([s.check_insert.remote([], []) for s in shards])
+    assert sizes == [[], [], []]
+
+
+def test_two_pack_actors_yield_the_same_blocks_as_one(ray_local, tmp_path):
+    """One pass over a small corpus through the real live dataset: the multiset of training blocks,
+    and the input file each block carries, are the same with a pool of 1 and of 2 pack actors."""
+    from datapipe.live import live_dataset
+
+    for i in range(8):
+        (tmp_path / f"f{i}.jsonl").write_text("".join(
+            json.dumps({"text": f"{TEXT} Part {i}.{j}: " + " ".join(f"w{(i * 7 + j * 3 + k) % 50}" for k in range(40))})
+            + "\n" for j in range(5)))
+    cfg = from_dict(DatapipeConfig, dict(config(tmp_path), actor_num_cpus=0.25,
+                                         dedup={"near": {"enabled": False}}))
+    tok = tokenizer_json()
+
+    def blocks(actors: int) -> list[tuple]:
+        c = from_dict(DatapipeConfig, dict(to_dict(cfg), live_pack_actors=actors))
+        rows = live_dataset(c, tok, 16).take_all()
+        return sorted((tuple(r["tokens"].tolist()), int(r["file"])) for r in rows)
+
+    one, two = blocks(1), blocks(2)
+    assert len(one) > 40 and one == two
+    # both actors of the second pool packed files (Ray's task events, from the GCS)
+    workers = {e["tid"] for e in ray_local.timeline()
+               if "LiveTokPack" in e.get("cat", "") and e.get("name") == "submit"}
+    assert len(workers) >= 3, workers  # one actor in the first run, two in the second
+    assert {f for _, f in one} == set(range(8))
