@@ -27,11 +27,19 @@ PRIVATE: dict[str, tuple[str, str]] = {
     "datasketch_optimal_param": ("datasketch.lsh", "_optimal_param"),
     # Ray 2.60: the function `ray job submit --working-dir` zips with (tests check what would ship).
     "create_package": ("ray._private.runtime_env.packaging", "create_package"),
+    # Ray 2.60: the driver-side fan-out of the worker lines log_to_driver forwards (worker.print_logs
+    # emits each batch to it; print_to_stdstream prints them); raypretrain.noise wraps its emit to drop
+    # the lines listed in noise.NOISE. Waits for a public hook or filter for forwarded worker logs.
+    "stdstream_dispatcher": ("ray._private.ray_logging", "global_worker_stdstream_dispatcher"),
 }
 """name → (module, attribute; empty for the module itself)."""
 
 RAY_DATA_PROGRESS_LOGGER = "ray.data._internal.progress"
 """Ray 2.60: the logger of Ray Data's "Progress bars disabled" warning in workers."""
+
+RAY_TOKEN_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+"""Ray 2.60: the logger of "Token authentication is enabled for this Ray cluster" at a ray.init that
+starts a local Ray (raypretrain.noise keeps it off the console); waits for a public switch for the notice."""
 
 
 def placement_group_of(worker_group: Any):

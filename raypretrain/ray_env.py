@@ -8,15 +8,20 @@ import contextlib
 import os
 import sys
 
-from raypretrain import compat
+from raypretrain import compat, noise
 
 
 def start_ray(verbose: bool = False) -> None:
     """Join the cluster in RAY_ADDRESS, or start a local Ray; Ray's and Ray Data's INFO logs
-    (dataset plans, "execution finished") on the console only when verbose."""
+    (dataset plans, "execution finished"), and Ray's lines about its own actors that cannot be fixed
+    from outside (raypretrain.noise), on the console only when verbose."""
     import ray
 
     if not ray.is_initialized():
+        if not verbose:
+            # Only the process that joins Ray here owns its console: a caller that ran ray.init
+            # itself (a notebook, the test session) keeps its fd 2 as it is.
+            noise.quiet_console()
         ray.init(logging_level="INFO" if verbose else "WARNING")
     if "RAY_DATA_LOGGING_CONFIG" not in os.environ:
         # Ray Data re-applies its logging config at every dataset execution, so setting a level

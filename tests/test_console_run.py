@@ -1,0 +1,120 @@
+"""A user's first run, on a terminal: `python -m pretrain` (the embedded default, a short budget) from a
+folder outside the repository. The console holds only the lines listed in ALLOWED (Ray's lines about its
+own actors are filtered by raypretrain.noise, and stay in Ray's session logs), report.html is written,
+and neither the console nor the run's Ray logs show a crash.
+
+The run joins the test session's Ray (RAY_ADDRESS, as `ray job submit` runs a job) instead of starting
+a second one on the same two cores; the console filters are the same either way: the driver's own
+core worker still writes to its fd 2, and the workers' lines are still forwarded to it."""
+from __future__ import annotations
+
+import fcntl
+import glob
+import os
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+from raypretrain import noise
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET = ["--set", "train.max_steps=20", "--set", "train.eval_every=10", "--set", "train.checkpoint_every=20",
+          "--set", "data.datapipe.sample_docs=600", "--set", "data.datapipe.actor_num_cpus=0.5"]
+TIMEOUT_S = 300
+
+ALLOWED = {
+    "blank": r"\s*",  # Ray Data's progress bars clear their rows with spaces
+    "phase header": r"── (data|train|results)\b.* ─+",
+    "pretrain message": r"\[pretrain\] .+",
+    "datapipe message": r"\[datapipe\] .+",
+    "stage line": r"\[[1-5]/5 [\w+ ]+\] .+",
+    "account head": r"datapipe finished → \S+",
+    "account row": r"  (input docs|kept|dropped|duplicates|rejected|tokens|seconds) +\S.*",
+    "account reason": r"    [\w:.-]+ +\d[\d,]*",
+    "live line": r"step \d+/\d+ [━─]* ?\s*\d+% \|.*",
+    "Ray Data progress bar": (r"(Running Dataset:? dataset_\w+|- \w[\w\->()]*:"  # a dataset's bar, an operator's
+                              r"|✔️ +Dataset dataset_\w+ execution finished).*"),
+}
+"""What the console may show, line by line (ANSI stripped, the live line's redraws split on \\r)."""
+
+CRASH = re.compile(r"SIGABRT|Fatal Python error|Traceback|worker died", re.IGNORECASE)
+ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+
+
+def run_on_a_terminal(cmd: list[str], cwd: Path, env: dict, timeout: float) -> tuple[int, int, str]:
+    """(pid, exit code, everything written to the terminal): cmd with a pseudo-terminal (120×40) as its
+    stdin, stdout and stderr, read until every process holding it has closed it."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    out, deadline = bytearray(), time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                os.killpg(proc.pid, signal.SIGKILL)  # its own session: the driver and its stderr copier
+                proc.wait()
+                raise AssertionError(f"no exit after {timeout:.0f} s; the console so far:\n"
+                                     + out.decode(errors="replace")[-4000:])
+            ready, _, _ = select.select([master], [], [], min(left, 1.0))
+            if ready:
+                try:
+                    chunk = os.read(master, 1 << 16)
+                except OSError:  # EIO: the last holder of the terminal closed it
+                    break
+                if not chunk:
+                    break
+                out += chunk
+    finally:
+        os.close(master)
+    return proc.pid, proc.wait(timeout=60), out.decode(errors="replace")
+
+
+def console_lines(text: str) -> list[str]:
+    return re.split(r"\r\n|\r|\n", ANSI.sub("", text))
+
+
+def run_logs(driver_pid: int, since: float) -> tuple[Path, list[Path]]:
+    """(the driver's core-worker log, its job's worker logs) in the Ray session the run used."""
+    ray_tmp = os.path.join(os.environ.get("RAY_TMPDIR", tempfile.gettempdir()), "ray")
+    pattern = os.path.join(ray_tmp, "session_*", "logs", f"python-core-driver-*_{driver_pid}.log")
+    drivers = [Path(p) for p in glob.glob(pattern) if os.path.getmtime(p) >= since]
+    assert len(drivers) == 1, f"the run's driver log in {ray_tmp}/session_*/logs: {drivers}"
+    job = drivers[0].name[len("python-core-driver-"):][:8]  # the job id's hex
+    workers = sorted(drivers[0].parent.glob(f"worker-*-{job}-*.[eo][ru][rt]"))
+    assert workers, f"no worker logs of job {job} in {drivers[0].parent}"
+    return drivers[0], workers
+
+
+def test_a_first_run_on_a_terminal_shows_only_our_lines(ray_local, tmp_path):
+    assert not tmp_path.resolve().is_relative_to(ROOT)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_DATA_DISABLE_PROGRESS_BARS"}  # a user's defaults
+    env |= {"RAY_ADDRESS": ray_local.get_runtime_context().gcs_address, "TERM": "xterm-256color"}
+    start = time.time()
+    pid, code, text = run_on_a_terminal([sys.executable, "-m", "pretrain", *BUDGET], tmp_path, env, TIMEOUT_S)
+    seconds = time.time() - start
+    assert code == 0, text[-4000:]
+    assert (tmp_path / "outputs" / "pretrain" / "debug" / "report" / "report.html").is_file()
+
+    allowed = re.compile("|".join(f"(?:{p})" for p in ALLOWED.values()))
+    others = [line for line in console_lines(text) if not allowed.fullmatch(line)]
+    assert not others, "lines on the console that ALLOWED does not list:\n" + "\n".join(others)
+    assert not CRASH.search(text), text[-4000:]
+
+    driver_log, worker_logs = run_logs(pid, start)
+    for log in [driver_log, *worker_logs]:
+        # less the Ray tracebacks raypretrain.noise names (NOISE_TRACEBACKS, each with its Ray issue)
+        crash = CRASH.search("\n".join(noise.without_noise(log.read_text(errors="replace").splitlines())))
+        assert crash is None, f"{log}: {crash.group()}"
+    # What the console leaves out, Ray's logs keep (ray-project/ray#53727)
+    assert any("issues/53727" in log.read_text(errors="replace") for log in [driver_log, *worker_logs]), \
+        "Ray no longer logs the constructor-arguments line: drop it from raypretrain.noise.NOISE"
+    print(f"the run took {seconds:.0f} s")
