@@ -36,6 +36,11 @@ class Location:
         return Location(self.fs, path, uri)
 
 
+def is_remote(uri: str) -> bool:
+    """A URI (s3://, gs://, file://) rather than a plain local path."""
+    return "://" in uri
+
+
 def resolve(uri: str) -> Location:
     """A Location for a local path or URI (no globbing)."""
     if "://" in uri:
@@ -267,6 +272,6 @@ def read_npy(loc: Location) -> np.ndarray:
 
 
 __all__ = [
-    "Location", "resolve", "expand", "size", "exists", "makedirs", "remove_tree", "list_files",
+    "Location", "is_remote", "resolve", "expand", "size", "exists", "makedirs", "remove_tree", "list_files",
     "write_bytes", "sweep_tmp", "refuse_overlap", "check_replaceable", "write_json", "read_json", "write_parquet", "read_parquet", "write_npy", "read_npy",
 ]
