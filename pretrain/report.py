@@ -11,22 +11,34 @@ from __future__ import annotations
 import base64
 import html
 import json
+import logging
 import os
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
+from matplotlib.figure import Figure  # not pyplot: no global figure manager, no backend to choose
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 PLOTS = ("loss", "documents", "tokens", "throughput")
+PURGE_MESSAGE = "Detected out of order event.step"
+"""How TensorBoard's reader logs the events it drops past a resumed run's restart (see pretrain.loop.open_writer)."""
+
+
+class _ExpectedPurge(logging.Filter):
+    """A resumed run's event file asks TensorBoard to drop what the interrupted run wrote after its
+    checkpoint; the reader logs each such purge as a warning, which here is expected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(PURGE_MESSAGE)
 
 
 def scalars(tb_dir: str) -> dict[str, list[tuple[int, float]]]:
     """tag → [(step, value)] from every event file under tb_dir (the last value per step wins)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
     acc = EventAccumulator(tb_dir, size_guidance={"scalars": 0})
-    acc.Reload()
+    expected, log = _ExpectedPurge(), logging.getLogger("tensorboard")
+    log.addFilter(expected)
+    try:
+        acc.Reload()
+    finally:
+        log.removeFilter(expected)
     return {tag: sorted({e.step: e.value for e in acc.Scalars(tag)}.items()) for tag in acc.Tags()["scalars"]}
 
 
@@ -65,10 +77,10 @@ def plot_all(out_dir: str, tb: dict, stats: dict | None) -> dict[str, str]:
         paths[name] = os.path.join(out_dir, f"{name}.png")
         fig.tight_layout()
         fig.savefig(paths[name], dpi=100)
-        plt.close(fig)
 
     if tb.get("train/loss") or tb.get("val/loss"):
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig = Figure(figsize=(7, 4))
+        ax = fig.subplots()
         for tag, style in (("train/loss", "-"), ("val/loss", "o-")):
             if tb.get(tag):
                 ax.plot(*zip(*tb[tag]), style, label=tag.split("/")[0])
@@ -78,15 +90,18 @@ def plot_all(out_dir: str, tb: dict, stats: dict | None) -> dict[str, str]:
         save(fig, "loss")
     if stats:
         rows = doors(stats)
-        fig, ax = plt.subplots(figsize=(7, 0.6 + 0.3 * len(rows)))
+        fig = Figure(figsize=(7, 0.6 + 0.3 * len(rows)))
+        ax = fig.subplots()
         _bar(ax, rows, f"documents (of {stats['input_docs']:,})")
         save(fig, "documents")
-        fig, ax = plt.subplots(figsize=(7, 0.8 + 0.4 * len(stats["tokens_by_source"])))
+        fig = Figure(figsize=(7, 0.8 + 0.4 * len(stats["tokens_by_source"])))
+        ax = fig.subplots()
         _bar(ax, list(stats["tokens_by_source"].items()), "tokens")
         save(fig, "tokens")
     rates, tok_s = stage_rates(stats) if stats else [], tb.get("perf/tokens_per_s", [])
     if rates or tok_s:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+        fig = Figure(figsize=(10, 3.5))
+        axes = fig.subplots(1, 2)
         if rates:
             _bar(axes[0], rates, "documents/s (data stages)")
         if tok_s:
