@@ -14,16 +14,22 @@ Writing and reading these files needs `safetensors` only; `transformers` is not 
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
+import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Mapping, Optional
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from pretrain.checkpoint import load_model
 from pretrain.model import GPT, GPTConfig
+from raypretrain import storage
+from raypretrain.config import ConfigError
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -143,11 +149,6 @@ def export_checkpoint(checkpoint: str, out_dir: str) -> Path:
     """A complete training checkpoint folder (ZeRO shards consolidated) → a Hugging Face-style folder.
     ConfigError, before anything is written, for an `out_dir` that overlaps the checkpoint or holds
     files other than an earlier export's."""
-    import os
-
-    from raypretrain import storage
-    from pretrain.checkpoint import load_model
-
     storage.refuse_overlap(out_dir, [checkpoint], "--out")
     storage.check_replaceable(storage.resolve(out_dir), (WEIGHTS_FILE,), "--out")
     model, cfg, tok = load_model(checkpoint)
@@ -159,11 +160,6 @@ def export_checkpoint(checkpoint: str, out_dir: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m pretrain.export --checkpoint PATH --out DIR`: model.safetensors, config.json, tokenizer.json."""
-    import argparse
-    import sys
-
-    from raypretrain.config import ConfigError
-
     p = argparse.ArgumentParser(prog="python -m pretrain.export", description=main.__doc__)
     p.add_argument("--checkpoint", required=True, help="a checkpoint_* folder of a training run")
     p.add_argument("--out", required=True, help="output folder")

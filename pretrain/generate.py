@@ -10,6 +10,7 @@ import sys
 
 import torch
 
+from pretrain.checkpoint import load_model
 from raypretrain.config import ConfigError
 
 
@@ -23,8 +24,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-samples", type=int, default=1)
     args = p.parse_args(argv)
-    from pretrain.checkpoint import load_model
-
     try:
         model, cfg, tok = load_model(args.checkpoint)
     except ConfigError as e:
