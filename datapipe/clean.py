@@ -1,8 +1,9 @@
 """Clean: normalize text, optionally redact PII, then run the quality filters.
 
 Each filter is a pure function returning None (keep) or a reason; the first filter that
-objects decides, and the document is recorded as dropped with "<filter>:<reason>".
-`Cleaner` holds what is expensive to build (the language-ID model) for one actor.
+objects decides, and the document is recorded as dropped with "<filter>:<reason>" and an excerpt:
+the line that broke the rule where the filter names one, else the start of the document.
+`Cleaner` holds what is expensive to build (the language-ID model, the phrase index) for one actor.
 """
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ from functools import lru_cache
 import pyarrow as pa
 
 from datapipe.config import CleanConfig, PiiConfig
-from datapipe.filters import LanguageFilter, c4_filter, fineweb_quality, gopher_quality, gopher_repetition
+from datapipe.filters import (BoilerplateFilter, LanguageFilter, c4_filter, fineweb_quality, gopher_quality,
+                              gopher_repetition, triggering_line)
+
+EXCERPT_CHARS = 300
+"""A dropped document's excerpt (the triggering line, or the document's start) is cut to this many characters."""
 
 # Control characters (Unicode Cc) other than tab and newline, plus BOM / zero-width no-break space.
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufeff]")
@@ -80,14 +85,17 @@ class CleanResult:
     text: str
     reason: str | None
     pii: Counter = field(default_factory=Counter)
+    excerpt: str | None = None
+    """For a dropped document: the line that triggered the rule, or the document's first characters."""
 
 
 class Cleaner:
-    """Normalize → PII → lang_id → gopher_repetition → gopher_quality → c4 → fineweb."""
+    """Normalize → PII → lang_id → gopher_repetition → gopher_quality → boilerplate → c4 → fineweb."""
 
     def __init__(self, cfg: CleanConfig):
         self.cfg = cfg
         self.lang = LanguageFilter(cfg.lang_id) if cfg.lang_id.enabled else None
+        self.boilerplate = BoilerplateFilter(cfg.boilerplate) if cfg.boilerplate.enabled else None
 
     def __call__(self, text: str) -> CleanResult:
         cfg = self.cfg
@@ -96,22 +104,28 @@ class Cleaner:
         if cfg.pii.enabled:
             text, pii = redact_pii(text, cfg.pii)
         if not text:
-            return CleanResult(text, "normalize:empty", pii)
+            return CleanResult(text, "normalize:empty", pii, "")
         checks = (
             ("lang_id", self.lang),
             ("gopher_repetition", cfg.gopher_repetition.enabled and (lambda t: gopher_repetition(t, cfg.gopher_repetition))),
             ("gopher_quality", cfg.gopher_quality.enabled and (lambda t: gopher_quality(t, cfg.gopher_quality))),
+            ("boilerplate", self.boilerplate),
         )
         for name, check in checks:
             if check and (reason := check(text)):
-                return CleanResult(text, f"{name}:{reason}", pii)
+                return _dropped(text, name, reason, pii)
         if cfg.c4.enabled:
             text, reason = c4_filter(text, cfg.c4)
             if reason:
-                return CleanResult(text, f"c4:{reason}", pii)
+                return _dropped(text, "c4", reason, pii)
         if cfg.fineweb.enabled and (reason := fineweb_quality(text, cfg.fineweb)):
-            return CleanResult(text, f"fineweb:{reason}", pii)
+            return _dropped(text, "fineweb", reason, pii)
         return CleanResult(text, None, pii)
+
+
+def _dropped(text: str, name: str, reason: str, pii: Counter) -> CleanResult:
+    line = triggering_line(reason)
+    return CleanResult(text, f"{name}:{reason}", pii, (text if line is None else line)[:EXCERPT_CHARS])
 
 
 @lru_cache(maxsize=4)
@@ -129,11 +143,14 @@ def clean_batch(table: pa.Table, cleaner: Cleaner) -> tuple[pa.Table, Counter]:
     """Apply `cleaner` to the ok rows of a read.RECORD_SCHEMA table.
 
     Returns the table with cleaned text and dropped rows marked (status "dropped",
-    reason "<filter>:<why>", text cleared), plus the PII replacement counts.
+    reason "<filter>:<why>", text cleared), plus the PII replacement counts. An `excerpt`
+    column is appended: for a dropped row the line that triggered its filter (or the
+    document's first EXCERPT_CHARS characters), null for every other row.
     """
     texts = table.column("text").to_pylist()
     status = table.column("status").to_pylist()
     reasons = table.column("reason").to_pylist()
+    excerpts: list[str | None] = [None] * len(texts)
     pii: Counter = Counter()
     for i, (t, s) in enumerate(zip(texts, status)):
         if s != "ok":
@@ -143,8 +160,8 @@ def clean_batch(table: pa.Table, cleaner: Cleaner) -> tuple[pa.Table, Counter]:
         if result.reason is None:
             texts[i] = result.text
         else:
-            texts[i], status[i], reasons[i] = None, "dropped", result.reason
+            texts[i], status[i], reasons[i], excerpts[i] = None, "dropped", result.reason, result.excerpt
     table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(texts, pa.string()))
     table = table.set_column(table.schema.get_field_index("status"), "status", pa.array(status, pa.string()))
     table = table.set_column(table.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string()))
-    return table, pii
+    return table.append_column("excerpt", pa.array(excerpts, pa.string())), pii

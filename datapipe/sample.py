@@ -14,6 +14,7 @@ test can check that the kind came out of the intended door:
     junk_c4           lorem ipsum, a curly bracket, or too few sentences → c4
     junk_fineweb      a navigation menu, or a repeated boilerplate line  → fineweb
     junk_lang         French or German prose               → lang_id
+    junk_consent      a cookie-consent, "enable JavaScript" or sign-in wall with a few real sentences → boilerplate
     bad_json          a truncated or malformed JSON line   → rejected
     bad_utf8          invalid UTF-8 bytes or a lone surrogate → rejected
     bad_missing_text  an object without "text"             → rejected
@@ -47,12 +48,13 @@ MIN_DOCS = 20
 TOO_LARGE_MIN_DOCS = 200
 """The one too_large document (about 1 MB) appears only in corpora at least this big."""
 
-JUNK_KINDS = ("junk_short", "junk_symbols", "junk_repetition", "junk_c4", "junk_fineweb", "junk_lang")
+JUNK_KINDS = ("junk_short", "junk_symbols", "junk_repetition", "junk_c4", "junk_fineweb", "junk_lang", "junk_consent")
 BAD_KINDS = ("bad_json", "bad_utf8", "bad_missing_text", "bad_text_type", "bad_binary", "no_id")
 KINDS = ("good", "dup", "near", *JUNK_KINDS, *BAD_KINDS, "too_large")
 
-# Shares of the corpus; "good" gets the rest (about 72%).
-_DUP_SHARE, _NEAR_SHARE, _JUNK_SHARE, _BAD_SHARE = 0.08, 0.07, 0.10, 0.03
+# Shares of the corpus; "good" gets the rest (about 70%). The consent pages have their own share, so
+# the other junk kinds kept their counts when they came.
+_DUP_SHARE, _NEAR_SHARE, _JUNK_SHARE, _BAD_SHARE, _CONSENT_SHARE = 0.08, 0.07, 0.10, 0.03, 0.02
 _NEAR_JACCARD = (0.86, 0.97)  # accepted word-5-gram Jaccard of a near duplicate to its original
 
 
@@ -401,6 +403,46 @@ def _junk_lang(rng: random.Random) -> str:
             return text
 
 
+CONSENT_PAGES = (  # (section of W.CONSENT, fewest, most lines); the first heads the page, the others come in any order
+    (("title", 1, 1), ("banner", 2, 4), ("button", 2, 5), ("purposes", 3, 9), ("vendor", 0, 6), ("footer", 0, 3)),
+    (("nav", 1, 3), ("title", 1, 1), ("banner", 1, 3), ("category", 3, 8), ("button", 2, 4), ("footer", 1, 4)),
+    (("title", 1, 1), ("javascript", 3, 6), ("banner", 0, 2), ("nav", 0, 2), ("footer", 1, 3)),
+    (("nav", 1, 2), ("subscribe", 3, 7), ("banner", 1, 2), ("button", 1, 3), ("footer", 1, 4)),
+)
+
+
+def consent_page(rng: random.Random) -> str:
+    """A page that is nothing but a consent manager, a JavaScript or browser wall, or a sign-in prompt (one of
+    CONSENT_PAGES, filled with a site, vendors and numbers), with one or two short paragraphs of real sentences
+    where an extractor kept a headline or a teaser."""
+    site = f"The {rng.choice(W.PLACES)} {rng.choice(W.SITE_WORDS)}"
+    slots = {"site": site, "domain": re.sub(r"\W", "", site[4:].lower()) + ".com", "n": rng.randint(90, 980),
+             "year": rng.randint(2015, 2025), "ray": f"{rng.getrandbits(64):016x}"}
+    vendors = iter(rng.sample(W.CONSENT_VENDORS, len(W.CONSENT_VENDORS)))
+    head, *rest = rng.choice(CONSENT_PAGES)
+    rng.shuffle(rest)
+    blocks = []
+    for section, lo, hi in (head, *rest):
+        k = rng.randint(lo, hi)
+        lines = [_banner(rng) for _ in range(k)] if section == "banner" else rng.sample(W.CONSENT[section], k)
+        lines = [line.format(vendor=next(vendors) if "{vendor}" in line else "", **slots) for line in lines]
+        if lines:
+            blocks.append(rng.choice(("\n", "\n\n")).join(lines))
+    w = _Writer(rng)
+    for _ in range(rng.randint(1, 2)):
+        blocks.insert(rng.randint(1, len(blocks)), " ".join(w.sentences(rng.randint(1, 2))))
+    return "\n\n".join(blocks)
+
+
+def _banner(rng: random.Random) -> str:
+    """One consent-banner paragraph: who uses what for which purposes, then one to three closing sentences."""
+    c = W.CONSENT
+    purposes = rng.sample(c["purpose"], rng.randint(2, 4))
+    first = (f"{rng.choice(c['who'])} {rng.choice(c['use'])} {rng.choice(c['tech'])} to "
+             f"{', '.join(purposes[:-1])} and {purposes[-1]}.")
+    return " ".join([first, *rng.sample(c["close"], rng.randint(1, 3))])
+
+
 _JUNK = {
     "junk_short": _junk_short,
     "junk_symbols": _junk_symbols,
@@ -408,6 +450,7 @@ _JUNK = {
     "junk_c4": _junk_c4,
     "junk_fineweb": _junk_fineweb,
     "junk_lang": _junk_lang,
+    "junk_consent": consent_page,
 }
 
 
@@ -568,8 +611,9 @@ def kind_counts(n_docs: int) -> dict[str, int]:
     counts = dict.fromkeys(KINDS, 0)
     counts["dup"] = max(1, round(n_docs * _DUP_SHARE))
     counts["near"] = max(1, round(n_docs * _NEAR_SHARE))
-    for kind in JUNK_KINDS:
-        counts[kind] = max(1, round(n_docs * _JUNK_SHARE / len(JUNK_KINDS)))
+    for kind in JUNK_KINDS[:-1]:
+        counts[kind] = max(1, round(n_docs * _JUNK_SHARE / (len(JUNK_KINDS) - 1)))
+    counts["junk_consent"] = max(1, round(n_docs * _CONSENT_SHARE))
     for kind in BAD_KINDS:
         counts[kind] = max(1, round(n_docs * _BAD_SHARE / len(BAD_KINDS)))
     counts["too_large"] = int(n_docs >= TOO_LARGE_MIN_DOCS)

@@ -381,6 +381,70 @@ BOILERPLATE = (
     "This story was updated with additional reporting.",
     "Click the link below to see more photos from the event.",
 )
+# Consent-manager, "enable JavaScript" and sign-in walls (sample.CONSENT_PAGES), pages that are all boilerplate. Lines
+# are "|"-separated; {site}, {domain}, {n} (vendors), {vendor}, {year} and {ray} are filled per page. A "banner" line is
+# "{who} {use} {tech} to {purpose}, {purpose} and {purpose}." and one to three "close" sentences.
+CONSENT = {k: v.split("|") for k, v in dict(
+    who=("We|We and our {n} partners|{site} and its partners|We and selected third parties|We and our {n} vendors|"
+         "This website and its partners|Together with our advertising partners, we"),
+    use="use|store and/or access|may use|place|rely on|set",
+    tech=("cookies|cookies and similar technologies|information on your device, such as cookies,|technologies such as "
+          "cookies and pixels|cookies and device identifiers|unique identifiers and browsing data"),
+    purpose=("personalise content and ads|provide social media features|analyse our traffic|measure ad performance|"
+             "develop and improve our products|understand our audiences|remember your preferences|deliver relevant "
+             "advertising|keep the site secure|enhance site navigation|analyze site usage|assist in our marketing "
+             "efforts|create profiles for personalised advertising|measure content performance"),
+    close=("We also share information about your use of our site with our social media, advertising and analytics "
+           "partners.|You can change your preferences or withdraw your consent at any time.|Some of our partners "
+           "process your data on the basis of legitimate interest, which you can object to.|Your choices will apply "
+           "to this website only.|Click Accept to consent, or Manage to choose what you allow.|Withdrawing your "
+           "consent may affect some features of the service.|If you are under 16, ask your legal guardian for "
+           "permission first.|Necessary cookies are always on, because the site cannot work without them.|Please "
+           "note that some processing of your personal data may not require your consent.|You can find out more in "
+           "our privacy notice."),
+    title=("We value your privacy|Your privacy matters to us|Privacy settings|This website uses cookies|Cookie consent|"
+           "{site} respects your privacy|Before you continue to {site}|Your privacy, your choice|Privacy preference "
+           "center|Manage your cookie settings"),
+    purposes=("Store and/or access information on a device|Use limited data to select advertising|Create profiles "
+              "for personalised advertising|Use profiles to select personalised content|Measure advertising "
+              "performance|Develop and improve services|Understand audiences through statistics or combinations of "
+              "data from different sources|Ensure security, prevent and detect fraud, and fix errors|Deliver and "
+              "present advertising and content|Use precise geolocation data|Actively scan device characteristics for "
+              "identification|Match and combine data from other data sources|Link different devices"),
+    category=("Strictly necessary cookies|These cookies are necessary for the website to function and cannot be "
+              "switched off.|Performance cookies|These cookies let us count visits and traffic sources.|Functional "
+              "cookies|Targeting cookies|These cookies may be set by our advertising partners to build a profile of "
+              "your interests.|Always active|Analytics cookies|Marketing cookies|Preferences|Statistics|Necessary"),
+    button=("Accept all|Accept All Cookies|Reject all|Reject All|Manage preferences|Manage options|Cookie settings|"
+            "Customise choices|Save and exit|Confirm my choices|Allow all|Allow selection|Use necessary cookies only|"
+            "I agree|Agree and close|Show details|More options|Learn more|Got it!|Continue without accepting"),
+    vendor=("{vendor}|{vendor}|{vendor}|{vendor}|{vendor} (view privacy policy)|{vendor}: consent, legitimate "
+            "interest|Manage consent for {n} vendors|List of IAB vendors|{n} vendors use your data for these purposes."),
+    javascript=("You need to enable JavaScript to run this app.|Your browser does not support JavaScript, or it is "
+                "turned off.|Please enable JavaScript in your browser settings and reload the page.|This site "
+                "requires JavaScript to work properly.|JavaScript is disabled in your browser. Please enable it to "
+                "continue.|Your browser is out of date. Update your browser for more security, speed and the best "
+                "experience on this site.|You are using an unsupported browser. Please upgrade to the latest version "
+                "of Chrome, Firefox, Safari or Edge.|Checking your browser before accessing {domain}.|This process is "
+                "automatic. Your browser will redirect to your requested content shortly.|Please allow up to 5 "
+                "seconds.|Ray ID: {ray}|Performance and security by Cloudflare|Verifying you are human. This may take "
+                "a few seconds."),
+    subscribe=("Sign in|Sign in to your account|Subscribe to continue reading.|You have reached your limit of free "
+               "articles this month.|Already a subscriber? Log in.|Create a free account to keep reading.|Sign up for "
+               "our newsletter|Subscribe to our newsletter and get the latest news delivered to your inbox.|Enter "
+               "your email address|Forgot your password?|Don't have an account? Register now.|Subscribe now for "
+               "unlimited access to {site}."),
+    nav=("Skip to main content|Skip to content|Jump to navigation|Main menu|Toggle navigation|Search this site|Back to "
+         "top|You are here: Home|Menu|Close"),
+    footer=("© {year} {site}. All rights reserved.|Copyright {year} {site}. All Rights Reserved.|Privacy Policy · Terms "
+            "of Use · Cookie Policy|Terms and Conditions|Do Not Sell or Share My Personal Information|Your Privacy "
+            "Choices|Powered by WordPress|Contact us|Accessibility statement|Follow us on Facebook, Twitter and "
+            "Instagram"),
+).items()}
+CONSENT_VENDORS = ("Google|Criteo|Xandr|Index Exchange|OpenX|PubMatic|Magnite|Taboola|Outbrain|Quantcast|Amazon Ads|"
+                   "The Trade Desk|Sovrn|TripleLift|Teads|Seedtag|LiveRamp|Lotame|ID5|Adform|Sharethrough|GumGum|"
+                   "Yieldmo|Ogury|Permutive|Comscore|Nielsen|Microsoft Advertising").split("|")
+SITE_WORDS = "Gazette Herald Chronicle Post Times Journal Review Courier Tribune Weekly Recipes Travel Forum".split()
 FOREIGN = {
     "fr": (
         "Le marché du village ouvre chaque samedi matin, et les habitants viennent acheter des légumes frais.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from datapipe.config import C4Config
+from datapipe.filters.base import Reason
 
 # C4 strips Wikipedia-style citation marks before the punctuation check, so "... 1912.[3]" passes.
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
@@ -18,7 +19,7 @@ _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)")
 def c4_filter(text: str, cfg: C4Config) -> tuple[str, str | None]:
     """Remove C4's bad lines from `text`; return (the remaining text, None) to keep it, or
     (`text` unchanged, reason) to drop it. As in C4, lorem ipsum and curly brackets drop the
-    document only on lines that survive the punctuation and word-count checks."""
+    document only on lines that survive the punctuation and word-count checks; their Reason names the line."""
     kept_paragraphs = []
     n_sentences = 0
     # Paragraph breaks are kept: the output stays in the caller's normalized form.
@@ -41,11 +42,11 @@ def c4_filter(text: str, cfg: C4Config) -> tuple[str, str | None]:
                 continue
             lower = line.lower()
             if cfg.filter_lorem_ipsum and "lorem ipsum" in lower:
-                return text, "lorem_ipsum"
+                return text, Reason("lorem_ipsum", line)
             if cfg.filter_javascript and "javascript" in lower:
                 continue
             if cfg.filter_curly_bracket and "{" in line:
-                return text, "curly_bracket"
+                return text, Reason("curly_bracket", line)
             if cfg.filter_policy and any(p in lower for p in _POLICY):
                 continue
             # a kept line is at least one sentence, even one closed only by a quote

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from itertools import accumulate, islice
 
 from datapipe.config import GopherQualityConfig, GopherRepetitionConfig
+from datapipe.filters.base import Reason
 
 # ASCII punctuation plus the Unicode marks web text is full of; a "word" made only of these
 # (a lone dash, "--", "...") does not count towards the word statistics.
@@ -64,24 +65,25 @@ def gopher_quality(text: str, cfg: GopherQualityConfig) -> str | None:
 
 
 def gopher_repetition(text: str, cfg: GopherRepetitionConfig) -> str | None:
-    """None to keep `text`, or the reason to drop it."""
+    """None to keep `text`, or the reason to drop it. A Reason names the first repeated paragraph or
+    line, or the most frequent n-gram, where that is what broke the rule."""
     n_chars = len(text)
     if n_chars == 0:
         return None  # nothing to repeat; emptiness is the quality filters' call
 
     paragraphs = _PARAGRAPH_SPLIT.split(text.strip())
-    n_dup, dup_chars = _duplicates(paragraphs)
+    n_dup, dup_chars, first = _duplicates(paragraphs)
     if n_dup / len(paragraphs) > cfg.dup_para_frac:
-        return "dup_para_frac"
+        return Reason("dup_para_frac", first)
     if dup_chars / n_chars > cfg.dup_para_char_frac:
-        return "dup_para_char_frac"
+        return Reason("dup_para_char_frac", first)
 
     lines = _LINE_SPLIT.split(text)
-    n_dup, dup_chars = _duplicates(lines)
+    n_dup, dup_chars, first = _duplicates(lines)
     if n_dup / len(lines) > cfg.dup_line_frac:
-        return "dup_line_frac"
+        return Reason("dup_line_frac", first)
     if dup_chars / n_chars > cfg.dup_line_char_frac:
-        return "dup_line_char_frac"
+        return Reason("dup_line_char_frac", first)
 
     words = text.split()
     for n, frac in enumerate(cfg.top_ngram_fracs, start=2):
@@ -90,7 +92,7 @@ def gopher_repetition(text: str, cfg: GopherRepetitionConfig) -> str | None:
         gram, count = Counter(_ngrams(words, n)).most_common(1)[0]
         # datatrove measures the top n-gram with the spaces between its words
         if (sum(map(len, gram)) + n - 1) * count / n_chars > frac:
-            return f"top_{n}gram"
+            return Reason(f"top_{n}gram", " ".join(gram))
 
     # cum[i] = characters in words[:i], so an n-gram starting at i has cum[i + n] - cum[i].
     cum = [0, *accumulate(map(len, words))]
@@ -108,17 +110,19 @@ def _ngrams(words: list[str], n: int) -> Iterator[tuple[str, ...]]:
     return zip(*(islice(words, i, None) for i in range(n)))
 
 
-def _duplicates(items: list[str]) -> tuple[int, int]:
-    """How many items repeat an earlier one, and their total length."""
+def _duplicates(items: list[str]) -> tuple[int, int, str | None]:
+    """How many items repeat an earlier one, their total length, and the first repeated item."""
     seen: set[str] = set()
     n_dup = dup_chars = 0
+    first = None
     for item in items:
         if item in seen:
             n_dup += 1
             dup_chars += len(item)
+            first = item if first is None else first
         else:
             seen.add(item)
-    return n_dup, dup_chars
+    return n_dup, dup_chars, first
 
 
 def _duplicate_ngram_chars(grams: list[tuple[str, ...]], cum: list[int], n: int) -> int:

@@ -2,7 +2,7 @@ import dataclasses
 
 import pyarrow as pa
 
-from datapipe.clean import Cleaner, clean_batch, clean_text, normalize, redact_pii
+from datapipe.clean import EXCERPT_CHARS, Cleaner, clean_batch, clean_text, normalize, redact_pii
 from datapipe.config import CleanConfig, PiiConfig
 from datapipe.read import RECORD_SCHEMA
 
@@ -48,7 +48,7 @@ def test_first_objecting_filter_decides_and_filters_can_be_switched_off():
     _, reason = clean_text(short, CleanConfig())
     assert reason is not None and reason.startswith(("gopher", "lang_id"))
     off = CleanConfig()
-    for name in ("lang_id", "gopher_repetition", "gopher_quality", "c4", "fineweb"):
+    for name in ("lang_id", "gopher_repetition", "gopher_quality", "boilerplate", "c4", "fineweb"):
         off = dataclasses.replace(off, **{name: dataclasses.replace(getattr(off, name), enabled=False)})
     assert clean_text(short, off) == (normalize(short), None)
     assert clean_text("   \n ", off)[1] == "normalize:empty"
@@ -66,3 +66,22 @@ def test_clean_batch_marks_dropped_and_keeps_rejected():
     assert rows[1]["status"] == "dropped" and rows[1]["text"] is None and ":" in rows[1]["reason"]
     assert rows[2]["status"] == "rejected" and rows[2]["reason"] == "malformed_json"
     assert not pii
+    # dropped rows carry an excerpt (here the start of "tiny"), the others none
+    assert [r["excerpt"] for r in rows] == [None, "tiny", None]
+
+
+def test_excerpt_is_the_triggering_line_or_the_start_of_the_document():
+    paragraphs = PROSE.split("\n\n")
+    curly = "The template engine replaces {{ title }} with the page title before it is sent."
+    result = Cleaner(CleanConfig())("\n\n".join(paragraphs[:2] + [curly] + paragraphs[2:]))
+    assert result.reason == "c4:curly_bracket" and result.excerpt == curly
+    repeated = paragraphs[1]
+    result = Cleaner(CleanConfig())("\n\n".join(paragraphs + [repeated] * 3))
+    assert result.reason.startswith("gopher_repetition:dup_para") and result.excerpt == repeated
+    # a rule over the whole document: the document's first EXCERPT_CHARS characters
+    result = Cleaner(CleanConfig())(("word " * 40).strip())
+    assert result.reason is not None and result.excerpt == ("word " * 40).strip()[:EXCERPT_CHARS]
+    long = PROSE.replace(".", "")  # no sentence ends: C4 drops it, naming no line
+    result = Cleaner(CleanConfig(lang_id=dataclasses.replace(CleanConfig().lang_id, enabled=False)))(long)
+    assert result.reason == "c4:too_few_sentences" and result.excerpt == normalize(long)[:EXCERPT_CHARS]
+    assert len(result.excerpt) == EXCERPT_CHARS

@@ -2,7 +2,7 @@
 from dataclasses import replace
 
 from datapipe.config import C4Config
-from datapipe.filters import c4_filter
+from datapipe.filters import c4_filter, triggering_line
 
 CFG = C4Config()
 # five one-sentence lines: exactly C4's minimum
@@ -84,6 +84,9 @@ def test_lorem_ipsum_and_curly_bracket_drop_the_document():
     assert kept_with("Lorem ipsum dolor sit amet.", replace(CFG, filter_lorem_ipsum=False))[1] is None
     assert kept_with("The set {a, b} is small.")[1] == "curly_bracket"
     assert kept_with("The set {a, b} is small.", replace(CFG, filter_curly_bracket=False))[1] is None
+    # the reason names the line that broke the rule
+    assert triggering_line(kept_with("The set {a, b} is small.")[1]) == "The set {a, b} is small."
+    assert triggering_line(kept_with("Lorem ipsum dolor sit amet.")[1]) == "Lorem ipsum dolor sit amet."
     # as in C4, only on lines that pass the punctuation and length checks
     assert kept_with("function main() {")[1] is None
 

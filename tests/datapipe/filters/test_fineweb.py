@@ -2,11 +2,13 @@
 from dataclasses import replace
 
 from datapipe.config import FineWebConfig
-from datapipe.filters import fineweb_quality
+from datapipe.filters import fineweb_quality, triggering_line
 
 CFG = FineWebConfig()
-# every other check switched off, to test one ratio at a time
-LOOSE = FineWebConfig(line_punct_thr=-1.0, short_line_thr=2.0, char_duplicates_ratio=2.0, new_line_ratio=100.0)
+# every other check as loose as its range allows, to test one ratio at a time: no share of punctuated
+# lines is at or below 0 once zero is excluded, and a document never has all its characters duplicated
+LOOSE = FineWebConfig(line_punct_thr=0.0, line_punct_exclude_zero=True, short_line_thr=1.0, char_duplicates_ratio=1.0,
+                      new_line_ratio=100.0)
 
 
 def long_line(i: int, end: str = ".") -> str:
@@ -59,6 +61,7 @@ def test_char_dup_ratio():
     assert fineweb_quality(text, replace(LOOSE, char_duplicates_ratio=ratio)) == "char_dup_ratio"  # at it drops
     assert fineweb_quality(text, replace(LOOSE, char_duplicates_ratio=ratio + 1e-9)) is None
     assert fineweb_quality(text, CFG) == "char_dup_ratio"
+    assert triggering_line(fineweb_quality(text, CFG)) == lines[0]
 
 
 def test_list_ratio():

@@ -13,7 +13,8 @@ from datapipe.config import (
     GopherRepetitionConfig,
     LangIdConfig,
 )
-from datapipe.filters import LanguageFilter, c4_filter, fineweb_quality, gopher_quality, gopher_repetition
+from datapipe.filters import (LanguageFilter, c4_filter, fineweb_quality, gopher_quality, gopher_repetition,
+                              triggering_line)
 
 PROSE = """The history of the lighthouse is closely tied to the growth of maritime trade. Early towers were simple fires burning on hills near harbours, and sailors relied on them to find safe passage at night.
 
@@ -159,6 +160,7 @@ def test_dup_para_frac():
     cfg = replace(LOOSE_REP, dup_para_frac=0.3)
     assert gopher_repetition("\n\n".join(paras + paras[:3]), cfg) is None  # 3 of 10 is not above 0.3
     assert gopher_repetition("\n\n".join(paras + paras[:4]), cfg) == "dup_para_frac"
+    assert triggering_line(gopher_repetition("\n\n".join(paras + paras[:4]), cfg)) == paras[0]  # the first repeat
 
 
 @pytest.mark.parametrize(("sep", "field"), [("\n\n", "dup_para_char_frac"), ("\n", "dup_line_char_frac")])
@@ -189,6 +191,7 @@ def test_top_ngram(n):
     assert gopher_repetition(text, replace(LOOSE_REP, top_ngram_fracs=tuple(fracs))) is None
     fracs[n - 2] = ratio - 1e-9
     assert gopher_repetition(text, replace(LOOSE_REP, top_ngram_fracs=tuple(fracs))) == f"top_{n}gram"
+    assert triggering_line(gopher_repetition(text, replace(LOOSE_REP, top_ngram_fracs=tuple(fracs)))) == top
 
 
 @pytest.mark.parametrize("n", range(5, 11))
