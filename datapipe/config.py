@@ -243,7 +243,11 @@ class NearDedupConfig:
     """batch: band-key shuffle + connected components (lowest id kept); streaming: an online
     LSH index sharded over Ray actors, first document seen wins (for the live pipeline)."""
     shingle: Literal["word", "char"] = "word"
-    """Shingles are word n-grams or character n-grams of the lower-cased text."""
+    """Shingles are word n-grams or character n-grams of the words (see tokens) joined by single spaces."""
+    tokens: Literal["alnum", "whitespace"] = "alnum"
+    """Words for shingling: alnum, the runs of letters and digits of the NFKC, lower-cased text (punctuation
+    and symbols ignored, as datatrove and text-dedup do); whitespace, the lower-cased text split on
+    whitespace with punctuation kept in the words (the behaviour before)."""
     ngram: int = 5
     """Shingle length n (words or characters)."""
     hash: Literal["fast", "sha1"] = "fast"

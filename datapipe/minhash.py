@@ -11,6 +11,11 @@ same hash values; tests/datapipe/test_minhash.py pins both shingle hashes:
   hash="sha1"            datasketch's default sha1_hash32: bit-identical to a plain
                          `datasketch.MinHash(num_perm, seed)`, ~3.5x slower from text.
 
+Shingles are n-grams of the document's words (or characters): by default (tokens="alnum") the
+words are the runs of letters and digits of the NFKC-normalised, lower-cased text, so
+punctuation, symbols and case do not count; tokens="whitespace" splits the lower-cased text on
+whitespace and keeps punctuation inside the words (the behaviour before).
+
     text ──shingle_hashes──▶ uint32 shingle hashes ──signatures──▶ (n_docs, num_perm) uint32
          ──band_keys──▶ (n_docs, bands) uint64, where equal keys mark candidate pairs
 
@@ -25,6 +30,8 @@ from pre-built shingles (~2.4k docs/s with shingling).
 from __future__ import annotations
 
 import functools
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from hashlib import sha1
 from typing import Literal
@@ -42,29 +49,55 @@ BLOCK_ELEMENTS = 1 << 21
 
 # --- shingling ---------------------------------------------------------------------------
 
-def _normalise(text: str) -> bytes:
-    """Lower-cased text with every run of (unicode) whitespace turned into one space, no
-    leading or trailing space, as utf-8. The one normalisation both hash paths and
-    `shingles` share, so the bytes the vectorised path hashes are the bytes `shingles` returns.
+Tokens = Literal["alnum", "whitespace"]
+# A word for tokens="alnum" is a run of letters and digits: what `_ALNUM` finds (\w less "_").
+# `_normalise` gets the same words faster: non-ASCII non-word characters become spaces in one
+# regex pass, then every ASCII byte but a-z and 0-9 does (A-Z is lower-cased) in one
+# bytes.translate (a test holds the two ways equal). Combining marks that NFKC cannot fold into a letter (Devanagari vowel
+# signs, say) are no letters and end a word, in every document alike.
+_ALNUM = re.compile(r"[^\W_]+")
+_NON_ASCII_NON_WORD = re.compile(r"[^\x00-\x7f\w]+")
+_ASCII_WORD_BYTES = bytes(b if (0x30 <= b <= 0x39 or 0x61 <= b <= 0x7A or b >= 0x80) else
+                          b + 0x20 if 0x41 <= b <= 0x5A else 0x20 for b in range(256))  # A-Z lower-cased
+
+
+def _normalise(text: str, tokens: Tokens = "alnum") -> bytes:
+    """The words of `text`, joined by single spaces, as utf-8: the one normalisation both hash
+    paths and `shingles` share, so the bytes the vectorised path hashes are the bytes `shingles`
+    returns.
+
+    tokens="alnum" (default): NFKC, lower-cased, words are the runs of letters and digits, so
+    punctuation and symbols do not count ("end." and "end" are one word, "don't" two), as
+    datatrove and text-dedup strip punctuation before shingling. tokens="whitespace": lower-cased
+    and split on (unicode) whitespace, punctuation kept as part of the words.
 
     Lone surrogates (which `json.loads` can produce) are kept with "surrogatepass" rather
-    than raising: they are encoded as 3-byte sequences of the usual shape.
+    than raising: they are encoded as 3-byte sequences of the usual shape (alnum drops them:
+    they are no letters).
     """
-    return " ".join(text.lower().split()).encode("utf-8", "surrogatepass")
+    if tokens == "whitespace":
+        return " ".join(text.lower().split()).encode("utf-8", "surrogatepass")
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():  # ASCII text is lower-cased by the table
+        text = _NON_ASCII_NON_WORD.sub(" ", text.lower())
+    return b" ".join(text.encode("utf-8", "surrogatepass").translate(_ASCII_WORD_BYTES).split())
 
 
-def _check(n: int, kind: str) -> None:
+def _check(n: int, kind: str, tokens: str = "alnum") -> None:
     if n < 1:
         raise ValueError(f"shingle size n must be >= 1, got {n}")
     if kind not in ("word", "char"):
         raise ValueError(f"shingle kind must be 'word' or 'char', got {kind!r}")
+    if tokens not in ("alnum", "whitespace"):
+        raise ValueError(f"tokens must be 'alnum' or 'whitespace', got {tokens!r}")
 
 
 def _shingle_spans(norm: bytes, n: int, kind: Literal["word", "char"]) -> tuple[np.ndarray, np.ndarray]:
     """(starts, ends) int64 byte offsets into `norm` of every shingle in order, repeats included.
 
     word: in normalised text the only byte 0x20 is the single space between words (utf-8
-    continuation bytes are never ASCII), so the words are the runs between spaces.
+    continuation bytes are never ASCII, and neither tokenisation leaves a space inside a word),
+    so the words are the runs between spaces.
     char: a code point starts at every byte that is not a continuation byte (10xxxxxx).
     Fewer than n words or code points: the whole text is one shingle; empty: none.
     """
@@ -98,30 +131,26 @@ def _shingle_spans(norm: bytes, n: int, kind: Literal["word", "char"]) -> tuple[
     return bounds[:len(cps) - n + 1], bounds[n:]
 
 
-def _raw_shingles(text: str, n: int, kind: Literal["word", "char"]) -> list[bytes]:
-    """All shingles in order, repeats included.
-
-    Text is lower-cased and split on (unicode) whitespace; punctuation is kept as part of
-    the words, so "end." and "end" differ. That is deliberate: it costs nothing, and
-    near-duplicates share their punctuation anyway.
-    """
-    _check(n, kind)
-    norm = _normalise(text)
+def _raw_shingles(text: str, n: int, kind: Literal["word", "char"], tokens: Tokens = "alnum") -> list[bytes]:
+    """All shingles in order, repeats included, of the words `_normalise` finds."""
+    _check(n, kind, tokens)
+    norm = _normalise(text, tokens)
     # The very spans the fast path hashes, so `fast_hash32` of these bytes is what it
     # computes; slicing is also ~1.4x faster than joining word lists.
     starts, ends = _shingle_spans(norm, n, kind)
     return [norm[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
 
 
-def shingles(text: str, n: int = 5, kind: Literal["word", "char"] = "word") -> list[bytes]:
+def shingles(text: str, n: int = 5, kind: Literal["word", "char"] = "word", tokens: Tokens = "alnum") -> list[bytes]:
     """The distinct shingles of `text` in first-seen order, as utf-8 bytes.
 
     word: n consecutive words joined by one space; a text of fewer than n words is one
-    shingle. char: n consecutive code points of the whitespace-normalised text. An empty
-    (or all-whitespace) text has none. These bytes are what datasketch's MinHash.update
-    sees, and what `fast_hash32` / the "fast" path of `shingle_hashes` hash.
+    shingle. char: n consecutive code points of the words joined by single spaces. An empty
+    text (or one without words) has none. Words are those of `tokens` (see `_normalise`).
+    These bytes are what datasketch's MinHash.update sees, and what `fast_hash32` / the
+    "fast" path of `shingle_hashes` hash.
     """
-    return list(dict.fromkeys(_raw_shingles(text, n, kind)))
+    return list(dict.fromkeys(_raw_shingles(text, n, kind, tokens)))
 
 
 # The "fast" shingle hash. For a shingle's bytes s[0..L):
@@ -253,25 +282,27 @@ def hash_shingles(shingle_bytes: Iterable[bytes], max_shingles: int = MAX_SHINGL
 
 
 def shingle_hashes(text: str, n: int = 5, kind: Literal["word", "char"] = "word",
-                   max_shingles: int = MAX_SHINGLES, hash: Literal["fast", "sha1"] = "fast") -> np.ndarray:
-    """`hash_shingles(shingles(text, n, kind), max_shingles, hash)`, without building the
+                   max_shingles: int = MAX_SHINGLES, hash: Literal["fast", "sha1"] = "fast",
+                   tokens: Tokens = "alnum") -> np.ndarray:
+    """`hash_shingles(shingles(text, n, kind, tokens), max_shingles, hash)`, without building the
     shingles: sorted distinct uint32 hashes, at most `max_shingles` (the smallest).
 
     hash="fast" (default): the text is normalised and encoded once, the shingles' byte
     spans are found with numpy and hashed as prefix-sum differences (`fast_hash32`), with
     no Python object per shingle. hash="sha1": datasketch's default hash, so the signatures
     are those of a plain `datasketch.MinHash(num_perm, seed)`; ~3.5x slower from text.
+    Batch and streaming near-dedup both get their signatures from here.
     """
     if hash == "fast":
-        _check(n, kind)
-        norm = _normalise(text)
+        _check(n, kind, tokens)
+        norm = _normalise(text, tokens)
         starts, ends = _shingle_spans(norm, n, kind)
         if len(starts) == 0:
             return np.empty(0, dtype=np.uint32)
         return _distinct_bottom_k(_span_hash32(norm, starts, ends), max_shingles)
     if hash == "sha1":
         # A set costs ~0.07 us per shingle and saves a ~0.5 us sha1 per repeat (boilerplate).
-        return hash_shingles(set(_raw_shingles(text, n, kind)), max_shingles, hash="sha1")
+        return hash_shingles(set(_raw_shingles(text, n, kind, tokens)), max_shingles, hash="sha1")
     raise ValueError(f"hash must be 'fast' or 'sha1', got {hash!r}")
 
 

@@ -26,13 +26,14 @@ def datasketch_sig(shingle_bytes: list[bytes], num_perm: int, seed: int, hashfun
     return m.hashvalues
 
 
+@pytest.mark.parametrize("tokens", ["alnum", "whitespace"])
 @pytest.mark.parametrize("num_perm,seed", [(128, 1), (256, 1), (128, 42), (256, 7)])
 @pytest.mark.parametrize("kind,n", [("word", 5), ("word", 1), ("char", 5)])
-def test_sha1_signatures_identical_to_plain_datasketch(num_perm, seed, kind, n):
-    sigs = mh.signatures([mh.shingle_hashes(d, n, kind, hash="sha1") for d in DOCS], num_perm, seed)
+def test_sha1_signatures_identical_to_plain_datasketch(num_perm, seed, kind, n, tokens):
+    sigs = mh.signatures([mh.shingle_hashes(d, n, kind, hash="sha1", tokens=tokens) for d in DOCS], num_perm, seed)
     assert sigs.shape == (len(DOCS), num_perm) and sigs.dtype == np.uint32
     for doc, sig in zip(DOCS, sigs):
-        np.testing.assert_array_equal(sig, datasketch_sig(mh.shingles(doc, n, kind), num_perm, seed))
+        np.testing.assert_array_equal(sig, datasketch_sig(mh.shingles(doc, n, kind, tokens), num_perm, seed))
 
 
 def random_text(rng: np.random.Generator) -> str:
@@ -49,17 +50,18 @@ def random_text(rng: np.random.Generator) -> str:
     return seps[0] + "".join(w + s for w, s in zip(words, seps[1:]))
 
 
+@pytest.mark.parametrize("tokens", ["alnum", "whitespace"])
 @pytest.mark.parametrize("num_perm,seed", [(128, 1), (256, 42)])
 @pytest.mark.parametrize("kind,n", [("word", 5), ("word", 1), ("word", 3), ("char", 5), ("char", 1)])
-def test_fast_signatures_identical_to_datasketch_with_fast_hashfunc(num_perm, seed, kind, n):
+def test_fast_signatures_identical_to_datasketch_with_fast_hashfunc(num_perm, seed, kind, n, tokens):
     """The fast path's hashes are `fast_hash32` of exactly the bytes `shingles` returns, so
     datasketch, given that hash function, computes the same signatures bit for bit."""
     rng = np.random.default_rng(seed * 100 + n)
     docs = DOCS + [random_text(rng) for _ in range(60)]
-    hashes = [mh.shingle_hashes(d, n, kind) for d in docs]
+    hashes = [mh.shingle_hashes(d, n, kind, tokens=tokens) for d in docs]
     sigs = mh.signatures(hashes, num_perm, seed)
     for doc, h, sig in zip(docs, hashes, sigs):
-        sh = mh.shingles(doc, n, kind)
+        sh = mh.shingles(doc, n, kind, tokens)
         np.testing.assert_array_equal(h, np.unique(np.array([mh.fast_hash32(s) for s in sh], dtype=np.uint32)))
         np.testing.assert_array_equal(h, mh.hash_shingles(sh))
         np.testing.assert_array_equal(sig, datasketch_sig(sh, num_perm, seed, hashfunc=mh.fast_hash32))
@@ -98,10 +100,14 @@ def test_fast_hash_has_no_more_collisions_than_a_random_32_bit_hash():
 
 def test_shingling_survives_lone_surrogates_and_rejects_bad_arguments():
     text = "a \ud800 b c d e f"  # json.loads can produce these
-    assert mh.shingles(text, n=2)[1] == "\ud800 b".encode("utf-8", "surrogatepass")
+    assert mh.shingles(text, n=2, tokens="whitespace")[1] == "\ud800 b".encode("utf-8", "surrogatepass")
+    assert mh.shingles(text, n=2)[1] == b"b c"  # no letter, so no word of its own
     for hash_ in ("fast", "sha1"):
-        assert len(mh.shingle_hashes(text, n=2, hash=hash_)) == 6
+        assert len(mh.shingle_hashes(text, n=2, hash=hash_, tokens="whitespace")) == 6
+        assert len(mh.shingle_hashes(text, n=2, hash=hash_)) == 5
         assert len(mh.shingle_hashes(text, n=2, kind="char", hash=hash_)) > 0
+        with pytest.raises(ValueError, match="tokens"):
+            mh.shingle_hashes("abc", hash=hash_, tokens="words")
     with pytest.raises(ValueError):
         mh.shingle_hashes("abc", hash="md5")
     with pytest.raises(ValueError):
@@ -140,8 +146,53 @@ def test_word_shingles_of_short_and_repetitive_docs():
     assert mh.shingles("one two three four five") == [b"one two three four five"]
     assert mh.shingles("one two three four five six") == [b"one two three four five", b"two three four five six"]
     assert len(mh.shingles("x " * 100)) == 1  # the set of distinct shingles
-    assert mh.shingles("Done. done", n=1) == [b"done.", b"done"]  # punctuation stays on the word
+    assert mh.shingles("Done. done", n=1) == [b"done"]  # words are letters and digits
+    assert mh.shingles("Done. done", n=1, tokens="whitespace") == [b"done.", b"done"]  # punctuation stays
     assert mh.shingles("Café naïve", n=1) == ["café".encode(), "naïve".encode()]
+
+
+def test_alnum_words_ignore_punctuation_symbols_case_and_compatibility_forms():
+    text = "“Hello,” said the ﬁrst ＣＡＦÉ — it's 3.5 km (e-mail: a_b@x.org)!"
+    assert mh.shingles(text, n=1) == [w.encode() for w in
+                                      "hello said the first café it s 3 5 km e mail a b x org".split()]
+    assert mh.shingles(text, n=1, tokens="whitespace")[0] == "“hello,”".encode()
+    # the same sentence punctuated differently is the same document to alnum, not to whitespace
+    a = "Well, the river rose; the town flooded. Nobody was hurt, thankfully!"
+    b = "Well the river rose - the town flooded... nobody was hurt (thankfully)."
+    assert mh.shingles(a) == mh.shingles(b)
+    np.testing.assert_array_equal(mh.shingle_hashes(a), mh.shingle_hashes(b))
+    assert not set(mh.shingles(a, tokens="whitespace")) & set(mh.shingles(b, tokens="whitespace"))
+
+
+def test_alnum_words_are_the_runs_of_letters_and_digits():
+    """`_normalise`'s fast path (a regex over non-ASCII, one bytes.translate) finds exactly the
+    words the definition names, on mixed scripts, compatibility forms and odd whitespace."""
+    import unicodedata
+
+    rng = np.random.default_rng(9)
+    texts = DOCS + [random_text(rng) for _ in range(500)] + [
+        "İstanbul ǅemal ² ½ Ｆｕｌｌ x_y\u2028a\u00a0b\x1cc \ud800 नमस्ते ﬁ ß ẞ ΣΑΣ « — » …"]
+    for text in texts:
+        words = mh._ALNUM.findall(unicodedata.normalize("NFKC", text).lower())
+        assert mh._normalise(text) == " ".join(words).encode("utf-8", "surrogatepass"), repr(text)
+
+
+def test_whitespace_tokens_are_the_old_shingles():
+    """tokens="whitespace" is what shingling was: lower-cased, whitespace-split, punctuation kept."""
+    for doc in DOCS:
+        words = doc.lower().split()
+        old = [" ".join(words[i:i + 3]).encode() for i in range(max(1, len(words) - 2))] if words else []
+        assert mh.shingles(doc, 3, tokens="whitespace") == list(dict.fromkeys(old))
+
+
+def test_near_dedup_config_tokens():
+    from datapipe.config import NearDedupConfig
+    from raypretrain.config import ConfigError, from_dict
+
+    assert NearDedupConfig().tokens == "alnum"
+    assert from_dict(NearDedupConfig, {"tokens": "whitespace"}).tokens == "whitespace"
+    with pytest.raises(ConfigError, match="tokens"):
+        from_dict(NearDedupConfig, {"tokens": "words"})
 
 
 def test_char_shingles():
