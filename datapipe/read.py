@@ -15,6 +15,11 @@ because JSON escapes can make a line several times longer than the UTF-8 text it
 text judged as before. Parquet is columnar: pyarrow reads the text/id column chunks of one
 row group and we convert 4096 rows at a time, so memory there is bounded by the writer's
 row-group size and the largest single value (materialised whole before it is judged).
+
+Pieces (datapipe.plan): `read_piece` reads one byte range of an uncompressed line file (the
+range starts at a line start and ends at one, or at the end of the file), or a run of a
+Parquet file's row groups, and gives each record's position in its file (its 0-based line or
+row index), so ids and positions are the same however the file was cut.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -39,7 +45,9 @@ RECORD_SCHEMA = pa.schema([
 ])
 
 _JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
-_COMPRESSED = (".gz", ".zst", ".zstd", ".bz2", ".lz4")
+COMPRESSION = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2", ".lz4": "lz4"}
+"""Extensions pyarrow decompresses while streaming ("detect"), with pyarrow's codec names."""
+_COMPRESSED = tuple(COMPRESSION)
 _CHUNK = 1 << 20  # bytes per read from a (decompressed) stream
 # A JSONL line may be this many times read.max_doc_bytes before it is rejected unparsed: JSON's
 # \uXXXX escapes take up to 3x the UTF-8 bytes of real text, and other fields need room too.
@@ -60,40 +68,51 @@ def detect_format(path: str, fmt: str) -> str:
     return "text"
 
 
+def codec_of(path: str) -> str | None:
+    """The codec a file's extension names (it is streamed through it), or None."""
+    name = path.lower()
+    return next((codec for ext, codec in COMPRESSION.items() if name.endswith(ext)), None)
+
+
 class _Batcher:
     """Accumulates rows and hands them out as RECORD_SCHEMA tables."""
 
     def __init__(self, source: str, cfg: ReadConfig, batch_rows: int):
         self.source, self.cfg, self.batch_rows = source, cfg, batch_rows
         self.cols: dict[str, list] = {name: [] for name in RECORD_SCHEMA.names}
+        self.positions: list[int] = []
 
-    def ok(self, doc_id: str, text: str, raw: bytes | str | None = None) -> None:
-        """Add a parsed document, rejecting it if it is binary or too large."""
+    def ok(self, pos: int, doc_id: str, text: str, raw: bytes | str | None = None) -> None:
+        """Add a parsed document (at position `pos` of its file), rejecting it if it is binary or too large."""
         reason = _content_problem(text, self.cfg)
         if reason:
-            self.reject(doc_id, reason, "", raw if raw is not None else text)
+            self.reject(pos, doc_id, reason, "", raw if raw is not None else text)
         else:
-            self._add(doc_id, text, "ok", None, None, None)
+            self._add(pos, doc_id, text, "ok", None, None, None)
 
-    def reject(self, doc_id: str, reason: str, detail: str, raw: bytes | str) -> None:
+    def reject(self, pos: int, doc_id: str, reason: str, detail: str, raw: bytes | str) -> None:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogatepass")
-        self._add(doc_id, None, "rejected", reason, detail[:500], raw[: self.cfg.raw_prefix_bytes])
+        self._add(pos, doc_id, None, "rejected", reason, detail[:500], raw[: self.cfg.raw_prefix_bytes])
 
-    def _add(self, *values: Any) -> None:
+    def _add(self, pos: int, *values: Any) -> None:
         doc_id, text, status, reason, detail, raw = values
         for name, v in zip(RECORD_SCHEMA.names, (doc_id, self.source, text, status, reason, detail, raw)):
             self.cols[name].append(v)
+        self.positions.append(pos)
 
     def full(self) -> bool:
         return len(self.cols["doc_id"]) >= self.batch_rows
 
-    def flush(self) -> pa.Table | None:
+    def flush(self) -> tuple[pa.Table, np.ndarray] | None:
+        """The rows so far and each one's position in its file."""
         if not self.cols["doc_id"]:
             return None
         table = pa.table(self.cols, schema=RECORD_SCHEMA)
+        positions = np.array(self.positions, dtype=np.int64)
         self.cols = {name: [] for name in RECORD_SCHEMA.names}
-        return table
+        self.positions = []
+        return table, positions
 
 
 def _content_problem(text: str, cfg: ReadConfig) -> str | None:
@@ -107,37 +126,71 @@ def _content_problem(text: str, cfg: ReadConfig) -> str | None:
 
 def read_file(loc: Location, source: SourceConfig, cfg: ReadConfig, batch_rows: int = 2048) -> Iterator[pa.Table]:
     """Yield RECORD_SCHEMA tables for every record of one file, streaming."""
+    for table, _ in read_piece(loc, source, cfg, batch_rows=batch_rows):
+        yield table
+
+
+def read_piece(loc: Location, source: SourceConfig, cfg: ReadConfig, start: int = 0, stop: int = -1,
+               first_row: int = 0, batch_rows: int = 2048) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """Yield (RECORD_SCHEMA table, each row's position in the file) for the records of one piece
+    of a file: bytes [start, stop) of a line file, row groups [start, stop) of a Parquet file
+    (stop -1: to the end), whose first record is at position `first_row`; the whole file by
+    default. An unreadable piece is one rejected record (unreadable_file), at position -1."""
     out = _Batcher(source.name, cfg, batch_rows)
     fmt = detect_format(loc.path, source.format)
     n = 0
     try:
         if fmt == "parquet":
-            rows = _parquet_rows(loc, source)
+            rows = _parquet_rows(loc, source, start, stop, first_row)
         elif fmt == "jsonl" or source.text_unit == "line":
-            rows = _line_rows(loc, source, fmt, cfg)
+            rows = _line_rows(loc, source, fmt, cfg, start, stop, first_row)
         else:
             rows = _whole_file_row(loc, cfg)
-        for n, (doc_id, text, raw, reason, detail) in enumerate(rows, start=1):
+        for n, (pos, doc_id, text, raw, reason, detail) in enumerate(rows, start=1):
             if reason is None:
-                out.ok(doc_id, text, raw)
+                out.ok(pos, doc_id, text, raw)
             else:
-                out.reject(doc_id, reason, detail, raw)
+                out.reject(pos, doc_id, reason, detail, raw)
             if out.full():
                 yield out.flush()  # type: ignore[misc]
     except Exception as e:  # an unreadable file or a stream broken midway
-        out.reject(f"{loc.uri}#unreadable", "unreadable_file", f"after {n} records: {type(e).__name__}: {e}", b"")
+        where = "" if (start, stop) == (0, -1) else f" of piece {start}:{stop}"
+        out.reject(-1, f"{loc.uri}#unreadable", "unreadable_file", f"after {n} records{where}: {type(e).__name__}: {e}",
+                   b"")
     last = out.flush()
     if last is not None:
         yield last
 
 
-# Each row generator yields (doc_id, text, raw, reject_reason, detail).
-Row = tuple[str, Any, Any, Any, str]
+# Each row generator yields (position in the file, doc_id, text, raw, reject_reason, detail).
+Row = tuple[int, str, Any, Any, Any, str]
 
 
 def _open(loc: Location):
     # compression="detect" picks gzip/zstd/bz2/lz4 from the extension.
     return loc.fs.open_input_stream(loc.path, compression="detect")
+
+
+class _Range:
+    """Bytes [start, stop) of a random-access file, read as a stream."""
+
+    def __init__(self, loc: Location, start: int, stop: int):
+        self.f = loc.fs.open_input_file(loc.path)
+        self.f.seek(start)
+        self.left = stop - start
+
+    def read(self, n: int) -> bytes:
+        if self.left <= 0:
+            return b""
+        data = self.f.read(min(n, self.left))
+        self.left -= len(data)
+        return data
+
+    def __enter__(self) -> "_Range":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.f.close()
 
 
 class Overlong(NamedTuple):
@@ -219,30 +272,32 @@ def iter_lines(stream, limit: int, keep: int, chunk: int = _CHUNK) -> Iterator[b
         yield line.take()
 
 
-def _line_rows(loc: Location, source: SourceConfig, fmt: str, cfg: ReadConfig) -> Iterator[Row]:
+def _line_rows(loc: Location, source: SourceConfig, fmt: str, cfg: ReadConfig, start: int = 0, stop: int = -1,
+               first_line: int = 0) -> Iterator[Row]:
     # A CRLF line's text drops its \r, so a text line may be one byte over max_doc_bytes.
     limit = cfg.max_doc_bytes * _JSON_LINE_FACTOR if fmt == "jsonl" else cfg.max_doc_bytes + 1
-    with _open(loc) as stream:
-        for lineno, raw in enumerate(iter_lines(stream, limit, cfg.raw_prefix_bytes), start=1):
+    whole = (start, stop) == (0, -1)
+    with (_open(loc) if whole else _Range(loc, start, stop)) as stream:
+        for lineno, raw in enumerate(iter_lines(stream, limit, cfg.raw_prefix_bytes), start=first_line + 1):
             fallback_id = f"{loc.uri}:{lineno}"
             if isinstance(raw, Overlong):
                 detail = f"line of {raw.size} bytes is over the {limit}-byte limit; not parsed"
-                yield fallback_id, None, raw.prefix, "too_large", detail
+                yield lineno - 1, fallback_id, None, raw.prefix, "too_large", detail
                 continue
             if not raw.strip():
                 continue
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                yield fallback_id, None, raw, "invalid_utf8", str(e)
+                yield lineno - 1, fallback_id, None, raw, "invalid_utf8", str(e)
                 continue
             if fmt != "jsonl":
-                yield fallback_id, line.rstrip("\r"), raw, None, ""
+                yield lineno - 1, fallback_id, line.rstrip("\r"), raw, None, ""
                 continue
-            yield _json_row(line, raw, fallback_id, source)
+            yield (lineno - 1, *_json_row(line, raw, fallback_id, source))
 
 
-def _json_row(line: str, raw: bytes, fallback_id: str, source: SourceConfig) -> Row:
+def _json_row(line: str, raw: bytes, fallback_id: str, source: SourceConfig) -> tuple[str, Any, Any, Any, str]:
     try:
         record = json.loads(line)
     except (json.JSONDecodeError, RecursionError) as e:
@@ -272,35 +327,36 @@ def _whole_file_row(loc: Location, cfg: ReadConfig) -> Iterator[Row]:
             size += len(data)
     if size > cfg.max_doc_bytes:
         detail = f"file is over read.max_doc_bytes ({cfg.max_doc_bytes}); not read further"
-        yield loc.uri, None, _prefix(parts, cfg.raw_prefix_bytes), "too_large", detail
+        yield 0, loc.uri, None, _prefix(parts, cfg.raw_prefix_bytes), "too_large", detail
         return
     raw = parts[0] if len(parts) == 1 else b"".join(parts)
     del parts
     try:
-        yield loc.uri, raw.decode("utf-8"), raw[:4096], None, ""
+        yield 0, loc.uri, raw.decode("utf-8"), raw[:4096], None, ""
     except UnicodeDecodeError as e:
-        yield loc.uri, None, raw, "invalid_utf8", str(e)
+        yield 0, loc.uri, None, raw, "invalid_utf8", str(e)
 
 
-def _parquet_rows(loc: Location, source: SourceConfig) -> Iterator[Row]:
+def _parquet_rows(loc: Location, source: SourceConfig, start: int = 0, stop: int = -1,
+                  first_row: int = 0) -> Iterator[Row]:
     with loc.fs.open_input_file(loc.path) as f:
         pf = pq.ParquetFile(f)
         names = set(pf.schema_arrow.names)
         columns = [c for c in (source.text_field, source.id_field) if c in names]
-        n = 0
-        for batch in pf.iter_batches(batch_size=4096, columns=columns or None):
+        groups = list(range(start, pf.num_row_groups if stop < 0 else stop))
+        n = first_row
+        for batch in pf.iter_batches(batch_size=4096, row_groups=groups, columns=columns or None):
             texts = batch.column(source.text_field).to_pylist() if source.text_field in names else None
             ids = batch.column(source.id_field).to_pylist() if source.id_field in names else None
             for i in range(batch.num_rows):
-                fallback_id = f"{loc.uri}:{n}"
+                pos, fallback_id = n, f"{loc.uri}:{n}"
                 n += 1
                 doc_id = fallback_id if ids is None or ids[i] in (None, "") else str(ids[i])
                 if texts is None:
-                    yield doc_id, None, b"", "missing_text", f"no column {source.text_field!r}"
+                    yield pos, doc_id, None, b"", "missing_text", f"no column {source.text_field!r}"
                 elif texts[i] is None:
-                    yield doc_id, None, b"", "missing_text", "null text"
+                    yield pos, doc_id, None, b"", "missing_text", "null text"
                 elif not isinstance(texts[i], str):
-                    yield doc_id, None, repr(texts[i]), "text_not_string", f"{type(texts[i]).__name__}"
+                    yield pos, doc_id, None, repr(texts[i]), "text_not_string", f"{type(texts[i]).__name__}"
                 else:
-                    yield doc_id, texts[i], None, None, ""
-
+                    yield pos, doc_id, texts[i], None, None, ""
