@@ -1,14 +1,17 @@
-"""Run the datapipe stages on Ray: ingest → dedup → near-dedup → tokenizer → tokpack → stats + manifest.
+"""Run the datapipe stages on Ray: plan → ingest → dedup → near-dedup → tokenizer → tokpack → stats + manifest.
 
-Each stage is a Ray Data `map_batches` over small task specs (file groups or hash
-buckets), run by a pool of actors so expensive setup (language-ID model, tokenizer)
-happens once per actor. The driver only ever holds per-task summaries.
+The read plan (datapipe.plan) cuts the input into tasks for every CPU, running its probes
+(Parquet footers, compressed prefixes, newline counts of byte ranges) as Ray tasks. Each
+stage is then a Ray Data `map_batches` over small task specs (read tasks, hash buckets or
+partitions), run by a pool of actors so expensive setup (language-ID model, tokenizer)
+happens once per actor. Each actor is sent one task at a time (max_tasks_in_flight_per_actor
+=1): tasks are coarse, and one queued behind a busy actor would wait while another idles.
+The driver only ever holds per-task summaries.
 """
 from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,34 +19,19 @@ import numpy as np
 import ray
 
 from cluster.placement import data_resources
-from datapipe import stages
-from raypretrain import storage
-from datapipe.config import DatapipeConfig
+from datapipe import plan, stages
+from datapipe.config import DatapipeConfig, SourceConfig
+from datapipe.layout import WorkLayout
 from datapipe.minhash import s_curve
 from datapipe.neardup import BandIndex
-from datapipe.stats import account, check_identity
+from datapipe.plan import BucketSpec, IngestSpec, PartitionSpec, ReadPlan
+from datapipe.stats import ClustersSummary, StageTimes, TaskSummary, account, check_identity
 from datapipe.tokenize import from_json, token_dtype, tokenizer_sha256, train_tokenizer
+from raypretrain import storage
 from raypretrain.config import ConfigError, from_dict, to_dict
 
 MANIFEST_FORMAT = "raypretrain-shards/1"
 MIN_BUCKETS = 4
-
-
-def plan_tasks(files: list[tuple[storage.Location, str]], target_bytes: int) -> list[list[tuple[str, str]]]:
-    """Group (file, source) pairs, in order, into tasks of about target_bytes each."""
-    tasks: list[list[tuple[str, str]]] = []
-    current: list[tuple[str, str]] = []
-    current_bytes = 0
-    for loc, source in files:
-        n = storage.size(loc)
-        if current and current_bytes + n > target_bytes:
-            tasks.append(current)
-            current, current_bytes = [], 0
-        current.append((loc.uri, source))
-        current_bytes += n
-    if current:
-        tasks.append(current)
-    return tasks
 
 
 def run_record(cfg: DatapipeConfig, inputs: list[tuple[storage.Location, str]]) -> dict:
@@ -57,7 +45,8 @@ def check_resume(cfg: DatapipeConfig, inputs: list[tuple[storage.Location, str]]
     config of manifest.json when the run had finished (its _work/ is removed then, and rerunning
     would rewrite shards listed under the old config). Reads only; called before any work."""
     run = run_record(cfg, inputs)
-    marker, finished = out.join("_work", "run.json"), out.join("manifest.json")
+    layout = WorkLayout(out)
+    marker, finished = layout.run_json, layout.manifest
     if storage.exists(finished):
         with finished.fs.open_input_stream(finished.path) as f:
             if json.loads(f.read()).get("config") != run["config"]:
@@ -75,22 +64,26 @@ def check_resume(cfg: DatapipeConfig, inputs: list[tuple[storage.Location, str]]
 
 
 def num_buckets(cfg: DatapipeConfig, input_bytes: int) -> int:
-    """Configured, or from input size only, so results do not depend on the cluster."""
+    """Configured, or from the (uncompressed) input size only, so results do not depend on the cluster."""
     return cfg.dedup.num_buckets or max(MIN_BUCKETS, math.ceil(input_bytes / cfg.dedup.bucket_target_bytes))
 
 
-def _map(stage: type, specs: list[dict], cfg: DatapipeConfig, out: storage.Location, resume: bool = False,
-         **kwargs: Any) -> list[dict]:
+def cluster_cpus() -> float:
+    return max(1.0, ray.cluster_resources().get("CPU", 1.0))
+
+
+def _map(stage: type, specs: list, cfg: DatapipeConfig, out: storage.Location, resume: bool = False,
+         **kwargs: Any) -> list:
     """Run `stage` over specs in a Ray Data actor pool; return the per-spec summaries."""
-    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    cpus = int(cluster_cpus())
     num_cpus = cfg.actor_num_cpus
     actors = max(1, min(len(specs), int(cpus // num_cpus) if num_cpus else cpus))
-    ds = ray.data.from_items([{"spec": json.dumps(s)} for s in specs], override_num_blocks=len(specs))
-    ds = ds.map_batches(stage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=num_cpus,
-                        resources=data_resources(),
+    ds = ray.data.from_items([{"spec": json.dumps(to_dict(s))} for s in specs], override_num_blocks=len(specs))
+    pool = ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1)
+    ds = ds.map_batches(stage, batch_size=1, compute=pool, num_cpus=num_cpus, resources=data_resources(),
                         fn_constructor_kwargs={"cfg": to_dict(cfg), "output": out.uri, "resume": resume, **kwargs})
-    summaries = [json.loads(row["summary"]) for row in ds.iter_rows()]
-    reused = sum(bool(s.pop("reused", False)) for s in summaries)
+    summaries = [from_dict(stage.summary_type, json.loads(row["summary"])) for row in ds.iter_rows()]
+    reused = sum(s.reused for s in summaries)
     if reused:
         print(f"[datapipe] resume: {reused} of {len(specs)} {stage.stage} tasks were already done", flush=True)
     return summaries
@@ -98,6 +91,33 @@ def _map(stage: type, specs: list[dict], cfg: DatapipeConfig, out: storage.Locat
 
 _near_clusters_task = ray.remote(stages.near_clusters)
 _id_repeats_task = ray.remote(stages.id_repeats)
+
+
+@ray.remote
+def _probe_metadata_task(files: list[plan.InputFile]) -> list[plan.Meta]:
+    return [plan.probe_metadata(f) for f in files]
+
+
+@ray.remote
+def _count_lines_task(uri: str, bounds: list[int]) -> plan.LineCounts:
+    return plan.count_lines(storage.resolve(uri), bounds)
+
+
+def read_plan(cfg: DatapipeConfig, inputs: list[tuple[storage.Location, str]], layout: WorkLayout,
+              resume: bool, cpus: float) -> ReadPlan:
+    """The read tasks (datapipe.plan), written to _work/plan.json; with resume, the interrupted
+    run's plan, so its finished tasks are the same tasks whatever the cluster is now."""
+    if resume and storage.exists(layout.plan_json):
+        return from_dict(ReadPlan, storage.read_json(layout.plan_json))
+    files = plan.input_files(inputs, {s.name: s for s in cfg.sources} or {"main": SourceConfig()})
+    result = plan.make_plan(
+        files, cfg.read.task_target_bytes, cpus,
+        run_meta=lambda batches: ray.get([_probe_metadata_task.options(resources=data_resources()).remote(b)
+                                          for b in batches]),
+        run_counts=lambda jobs: ray.get([_count_lines_task.options(resources=data_resources()).remote(u, b)
+                                         for u, b in jobs]))
+    storage.write_json(layout.plan_json, to_dict(result))
+    return result
 
 
 def describe_lsh(cfg: DatapipeConfig) -> str:
@@ -123,118 +143,132 @@ def run(cfg: DatapipeConfig, inputs: list[tuple[storage.Location, str]], out: st
     `resume`, tasks an interrupted run of the same config finished are not run again."""
     if resume:
         check_resume(cfg, inputs, out)
-    storage.write_json(out.join("_work", "run.json"), run_record(cfg, inputs))
-    seconds: dict[str, float] = {}
-    input_bytes = sum(storage.size(loc) for loc, _ in inputs)
-    k = num_buckets(cfg, input_bytes)
-    tasks = plan_tasks(inputs, cfg.read.task_target_bytes)
-    log(f"[datapipe] {len(inputs)} input files ({input_bytes / 2**20:.1f} MiB) → {len(tasks)} read tasks, "
+    layout = WorkLayout(out)
+    storage.write_json(layout.run_json, run_record(cfg, inputs))
+    times, cpus = StageTimes(), cluster_cpus()
+    with times.stage("plan"):
+        rp = read_plan(cfg, inputs, layout, resume, cpus)
+    k = num_buckets(cfg, rp.input_bytes)
+    log(f"[datapipe] {len(inputs)} input files ({rp.input_bytes / 2**20:.1f} MiB uncompressed) → "
+        f"{len(rp.tasks)} read tasks of at most {rp.split_bytes / 2**20:.1f} MiB for {cpus:g} CPUs, "
         f"{k} dedup buckets; output {out.uri}")
+    ingest = _ingest(cfg, out, rp, k, resume, log, times, cpus)
+    partitions = cfg.dedup.near.partitions or k
+    dedup = _dedup(cfg, out, k, partitions, sum(s.ok_docs for s in ingest), resume, log, times)
+    near, index_shards = _near(cfg, out, k, partitions, resume, log, times)
+    tokenizer_json, tok = _tokenizer(cfg, out, k, resume, log, times)
+    tokpack, near = _tokpack(cfg, out, k, tokenizer_json, index_shards, near, resume, log, times)
 
-    t = time.perf_counter()
-    first_files = np.cumsum([0, *map(len, tasks)]).tolist()  # each task's first file, as an index into inputs
-    ingest = _map(stages.Ingest, [{"task": i, "files": f, "num_buckets": k, "first_file": first_files[i]}
-                                  for i, f in enumerate(tasks)], cfg, out, resume)
-    seconds["read_clean"] = time.perf_counter() - t
-    n_in, n_ok = sum(s["input_docs"] for s in ingest), sum(s["ok_docs"] for s in ingest)
-    log(f"[1/5 read+clean] {n_in:,} docs read, {n_ok:,} passed the filters ({seconds['read_clean']:.1f} s)")
-
-    near = cfg.dedup.near
-    partitions = near.partitions or k
-    dedup = _dedup(cfg, out, k, partitions, n_ok, resume, log, seconds)
-
-    near_summary = {"near_duplicate_docs": 0, "near_duplicate_clusters": 0}
-    index_shards = None
-    if near.enabled:
-        log(f"[3/5 near dedup] {describe_lsh(cfg)}")
-    if near.enabled and near.mode == "batch":
-        near_summary = _batch_near(cfg, out, k, partitions, resume, log, seconds)
-    elif near.enabled:
-        index_shards = [ray.remote(BandIndex).options(num_cpus=0, resources=data_resources()).remote()
-                        for _ in range(near.index_shards)]
-        log(f"[3/5 near dedup] streaming: {len(index_shards)} BandIndex actors answer while tokenizing")
-
-    tokenizer_json, tok = _tokenizer(cfg, out, k, resume, log, seconds)
-
-    t = time.perf_counter()
-    tokpack = _map(stages.TokPack, [{"bucket": b} for b in range(k)], cfg, out, resume,
-                   tokenizer_json=tokenizer_json, index_shards=index_shards)
-    seconds["tokenize_pack"] = time.perf_counter() - t
-    shards = sorted((sh for s in tokpack for sh in s["shards"]), key=lambda sh: sh["path"])
-    streamed = sum(s["streamed_near_duplicate_docs"] for s in tokpack)
-    if index_shards:
-        near_summary = {"near_duplicate_docs": streamed, "near_duplicate_clusters": None}
-        for shard in index_shards:
-            ray.kill(shard)
-    log(f"[5/5 tokenize+pack] {sum(sh['tokens'] for sh in shards):,} tokens in {len(shards)} shards"
-        + (f", {streamed:,} streamed near duplicates" if index_shards else "")
-        + f" ({seconds['tokenize_pack']:.1f} s)")
-
-    stats = account(ingest, dedup, near_summary, tokpack, seconds)
+    stats = account(ingest, dedup, near, tokpack, times, cpus)
     check_identity(stats)
-    storage.write_json(out.join("stats.json"), stats)
-    storage.write_json(out.join("manifest.json"), manifest(cfg, tok, tokenizer_json, shards, k))
+    storage.write_json(layout.stats, stats)
+    shards = sorted((sh for s in tokpack for sh in s.shards), key=lambda sh: sh.path)
+    storage.write_json(layout.manifest, manifest(cfg, tok, tokenizer_json, [to_dict(sh) for sh in shards], k))
     if not cfg.keep_work:
-        storage.remove_tree(out.join("_work"))
+        storage.remove_tree(layout.work())
     return stats
 
 
+def _busy(times: StageTimes, stage: str, cpus: float) -> str:
+    u = times.utilisation(cpus).get(stage)
+    return f", CPUs {100 * u:.0f}% busy" if u is not None else ""
+
+
+def _ingest(cfg: DatapipeConfig, out: storage.Location, rp: ReadPlan, k: int, resume: bool,
+            log: Callable[[str], None], times: StageTimes, cpus: float) -> list:
+    with times.stage("read_clean"):
+        ingest = _map(stages.Ingest, [IngestSpec(task=i, pieces=p, num_buckets=k) for i, p in enumerate(rp.tasks)],
+                      cfg, out, resume)
+    times.add("read_clean", ingest)
+    n_in, n_ok = sum(s.input_docs for s in ingest), sum(s.ok_docs for s in ingest)
+    log(f"[1/5 read+clean] {n_in:,} docs read, {n_ok:,} passed the filters "
+        f"({times.seconds['read_clean']:.1f} s{_busy(times, 'read_clean', cpus)})")
+    return ingest
+
+
 def _dedup(cfg: DatapipeConfig, out: storage.Location, k: int, partitions: int, n_ok: int, resume: bool,
-           log: Callable[[str], None], seconds: dict[str, float]) -> list[dict]:
+           log: Callable[[str], None], times: StageTimes) -> list:
     """Find the records whose id an earlier record has (one task per id partition), then
     reject them and exact-deduplicate every bucket; the Dedup summaries."""
-    t = time.perf_counter()
-    repeats = ray.get([_id_repeats_task.options(resources=data_resources()).remote(out.uri, p) for p in range(k)])
-    dedup = _map(stages.Dedup, [{"bucket": b, "partitions": partitions} for b in range(k)], cfg, out, resume)
-    seconds["dedup"] = time.perf_counter() - t
-    n_unique, n_repeated = sum(s["unique_docs"] for s in dedup), sum(s["repeated_ids"] for s in repeats)
+    with times.stage("dedup"):
+        repeats = ray.get([_id_repeats_task.options(resources=data_resources()).remote(out.uri, p) for p in range(k)])
+        dedup = _map(stages.Dedup, [BucketSpec(bucket=b, partitions=partitions) for b in range(k)], cfg, out, resume)
+    times.add("dedup", [*repeats, *dedup])
+    n_unique, n_repeated = sum(s.unique_docs for s in dedup), sum(s.repeated_ids for s in repeats)
     log(f"[2/5 exact dedup] {n_unique:,} unique, {n_ok - n_unique - n_repeated:,} exact duplicates"
         + (f", {n_repeated:,} rejected: their id an earlier record has" if n_repeated else "")
-        + f" ({seconds['dedup']:.1f} s)")
+        + f" ({times.seconds['dedup']:.1f} s)")
     return dedup
 
 
-def _batch_near(cfg: DatapipeConfig, out: storage.Location, k: int, partitions: int, resume: bool,
-                log: Callable[[str], None], seconds: dict[str, float]) -> dict:
-    """Batch near dedup: candidate edges per partition, their signatures, then clusters."""
+def _near(cfg: DatapipeConfig, out: storage.Location, k: int, partitions: int, resume: bool,
+          log: Callable[[str], None], times: StageTimes) -> tuple[ClustersSummary, list | None]:
+    """Batch near dedup (its summary), or the BandIndex actors streaming near dedup asks."""
     near = cfg.dedup.near
-    t = time.perf_counter()
-    _map(stages.NearCandidates, [{"partition": p} for p in range(partitions)], cfg, out, resume)
-    if near.verify:
-        _map(stages.CandidateSignatures, [{"bucket": b} for b in range(k)], cfg, out)
-    summary = ray.get(_near_clusters_task.options(resources=data_resources()).remote(
-        out.uri, near.threshold if near.verify else None))
-    seconds["near_dedup"] = time.perf_counter() - t
-    log(f"[3/5 near dedup] {summary['candidate_edges']:,} candidate edges, "
-        f"{summary['verified_edges']:,} verified → "
-        f"{summary['near_duplicate_docs']:,} near duplicates in "
-        f"{summary['near_duplicate_clusters']:,} clusters ({seconds['near_dedup']:.1f} s)")
-    return summary
+    if not near.enabled:
+        return ClustersSummary(), None
+    log(f"[3/5 near dedup] {describe_lsh(cfg)}")
+    if near.mode == "streaming":
+        shards = [ray.remote(BandIndex).options(num_cpus=0, resources=data_resources()).remote()
+                  for _ in range(near.index_shards)]
+        log(f"[3/5 near dedup] streaming: {len(shards)} BandIndex actors answer while tokenizing")
+        return ClustersSummary(), shards
+    with times.stage("near_dedup"):
+        cands = _map(stages.NearCandidates, [PartitionSpec(partition=p) for p in range(partitions)], cfg, out, resume)
+        sigs = _map(stages.CandidateSignatures, [BucketSpec(bucket=b) for b in range(k)], cfg, out) if near.verify else []
+        summary = ray.get(_near_clusters_task.options(resources=data_resources()).remote(
+            out.uri, near.threshold if near.verify else None))
+    times.add("near_dedup", [*cands, *sigs, summary])
+    log(f"[3/5 near dedup] {summary.candidate_edges:,} candidate edges, {summary.verified_edges:,} verified → "
+        f"{summary.near_duplicate_docs:,} near duplicates in {summary.near_duplicate_clusters:,} clusters "
+        f"({times.seconds['near_dedup']:.1f} s)")
+    return summary, None
 
 
 def _tokenizer(cfg: DatapipeConfig, out: storage.Location, k: int, resume: bool, log: Callable[[str], None],
-               seconds: dict[str, float]):
+               times: StageTimes):
     """(tokenizer.json text, the tokenizer): the interrupted run's, the configured one, or one
     trained on kept documents; written to tokenizer.json."""
-    t = time.perf_counter()
-    if resume and storage.exists(out.join("tokenizer.json")):  # written atomically before tokpack began
-        with out.join("tokenizer.json").fs.open_input_stream(out.join("tokenizer.json").path) as f:
-            tokenizer_json = f.read().decode()
-        how = "reused the tokenizer of the interrupted run"
-    elif cfg.tokenize.tokenizer_path:
-        with storage.resolve(cfg.tokenize.tokenizer_path).fs.open_input_stream(
-                storage.resolve(cfg.tokenize.tokenizer_path).path) as f:
-            tokenizer_json = f.read().decode()
-        how = f"loaded {cfg.tokenize.tokenizer_path}"
-    else:
-        tokenizer_json = ray.get(_train_tokenizer_task.options(resources=data_resources()).remote(
-            to_dict(cfg), out.uri, k))
-        how = f"trained byte-level BPE on up to {cfg.tokenize.train_docs:,} kept docs"
-    tok = from_json(tokenizer_json, cfg.tokenize)
-    storage.write_bytes(out.join("tokenizer.json"), tokenizer_json.encode())
-    seconds["tokenizer"] = time.perf_counter() - t
-    log(f"[4/5 tokenizer] {how}: vocab {tok.get_vocab_size():,} ({seconds['tokenizer']:.1f} s)")
+    written = WorkLayout(out).tokenizer
+    with times.stage("tokenizer"):
+        if resume and storage.exists(written):  # written atomically before tokpack began
+            with written.fs.open_input_stream(written.path) as f:
+                tokenizer_json = f.read().decode()
+            how = "reused the tokenizer of the interrupted run"
+        elif cfg.tokenize.tokenizer_path:
+            with storage.resolve(cfg.tokenize.tokenizer_path).fs.open_input_stream(
+                    storage.resolve(cfg.tokenize.tokenizer_path).path) as f:
+                tokenizer_json = f.read().decode()
+            how = f"loaded {cfg.tokenize.tokenizer_path}"
+        else:
+            tokenizer_json = ray.get(_train_tokenizer_task.options(resources=data_resources()).remote(
+                to_dict(cfg), out.uri, k))
+            how = f"trained byte-level BPE on up to {cfg.tokenize.train_docs:,} kept docs"
+        tok = from_json(tokenizer_json, cfg.tokenize)
+        storage.write_bytes(written, tokenizer_json.encode())
+    log(f"[4/5 tokenizer] {how}: vocab {tok.get_vocab_size():,} ({times.seconds['tokenizer']:.1f} s)")
     return tokenizer_json, tok
+
+
+def _tokpack(cfg: DatapipeConfig, out: storage.Location, k: int, tokenizer_json: str, index_shards: list | None,
+             near: ClustersSummary, resume: bool, log: Callable[[str], None],
+             times: StageTimes) -> tuple[list, ClustersSummary]:
+    """Tokenize and pack every bucket; the summaries, and the near-dedup account (streaming
+    near dedup's is known only now)."""
+    with times.stage("tokenize_pack"):
+        tokpack = _map(stages.TokPack, [BucketSpec(bucket=b) for b in range(k)], cfg, out, resume,
+                       tokenizer_json=tokenizer_json, index_shards=index_shards)
+    times.add("tokenize_pack", tokpack)
+    streamed = sum(s.streamed_near_duplicate_docs for s in tokpack)
+    if index_shards:
+        near = ClustersSummary(near_duplicate_docs=streamed, near_duplicate_clusters=None)
+        for shard in index_shards:
+            ray.kill(shard)
+    n_shards, tokens = sum(len(s.shards) for s in tokpack), sum(sh.tokens for s in tokpack for sh in s.shards)
+    log(f"[5/5 tokenize+pack] {tokens:,} tokens in {n_shards} shards"
+        + (f", {streamed:,} streamed near duplicates" if index_shards else "")
+        + f" ({times.seconds['tokenize_pack']:.1f} s)")
+    return tokpack, near
 
 
 def manifest(cfg: DatapipeConfig, tok, tokenizer_json: str, shards: list[dict], buckets: int) -> dict:

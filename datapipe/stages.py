@@ -1,6 +1,6 @@
-"""The work each Ray Data task does, one input file group or one hash bucket at a time.
+"""The work each Ray Data task does, one read task or one hash bucket at a time.
 
-    ingest(task)   files → read → clean → hash → _work/clean/b<bucket>/t<task>.parquet
+    ingest(task)   pieces of files → read → clean → hash → _work/clean/b<bucket>/t<task>.parquet
                    (+ dropped/t<task>.parquet, rejected/t<task>.parquet, ids _work/ids/p<part>/t<task>.parquet)
     (per part)     _work/ids/p<part>/* → ids an earlier record has → _work/repeats/b<bucket>/p<part>.parquet
     dedup(bucket)  _work/clean/b<bucket>/* minus repeated ids (→ rejected/ids-b<bucket>.parquet)
@@ -10,13 +10,19 @@
     (one task)     all edges → connected components → _work/near/b<bucket>.parquet + duplicates/near-b<bucket>.parquet
     tokpack(bucket) _work/kept/b<bucket> minus near duplicates → shards/<source>/<split>/b<bucket>.npy
 
-Output names are fixed by task and bucket numbers, and each file is written atomically,
-so a retried or re-run task overwrites rather than duplicates. Each task writes a
-completion marker with its summary under _work/done/, which a rerun can reuse.
-Only small per-task summaries travel back to the driver.
+Paths come from datapipe.layout.WorkLayout. Output names are fixed by task and bucket numbers,
+and each file is written atomically, so a retried or re-run task overwrites rather than
+duplicates. Each task writes a completion marker with its summary under _work/done/, which a
+rerun can reuse. A task receives a spec and returns a summary, frozen dataclasses
+(datapipe.plan, datapipe.stats) that cross Ray as plain dicts.
+
+Memory: Ingest writes its rows while it reads (datapipe.layout.ParquetSink), so it holds at
+most the sink's buffer (64 MiB) plus one read batch, whatever its input; Dedup and TokPack
+hold one bucket (about input bytes / num_buckets); NearCandidates one band partition.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import Counter, defaultdict
@@ -31,29 +37,33 @@ from datapipe.clean import Cleaner, clean_batch
 from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.dedup import (DUPLICATE_SCHEMA, ID_SCHEMA, bucket_of, exact_dedup, id_partition, repeated_ids,
                             text_hash)
+from datapipe.layout import ParquetSink, WorkLayout
 from datapipe.neardup import (StreamingNearDedup, band_rows, candidate_edges, clusters, doc_signatures,
                               signature_table, verify_edges)
 from datapipe.pack import is_validation, pack_blocks
-from datapipe.read import read_file
+from datapipe.plan import BucketSpec, IngestSpec, PartitionSpec
+from datapipe.read import read_piece
+from datapipe.stats import (CandidateSummary, ClustersSummary, DedupSummary, IngestSummary, NearSummary,
+                            RepeatsSummary, ShardInfo, TaskSummary, TokPackSummary)
 from datapipe.tokenize import encode, from_json, token_dtype
-from raypretrain.config import from_dict
+from raypretrain.config import from_dict, to_dict
 
 KEPT_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("text", pa.string()),
                          ("hash", pa.binary(16))])
-# _work/clean/ rows: a kept row and where it was read (input file index, record in that file).
+# _work/clean/ rows: a kept row and where it was read (input file index, record's position in that file).
 CLEAN_SCHEMA = pa.schema([*KEPT_SCHEMA, ("file", pa.int32()), ("row", pa.int64())])
 DROPPED_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("reason", pa.string())])
 REJECTED_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("reason", pa.string()),
                              ("detail", pa.string()), ("raw", pa.binary())])
 
 
-def _done(out: storage.Location, stage: str, key: str) -> storage.Location:
-    return out.join("_work", "done", stage, f"{key}.json")
+def _timed(summary: TaskSummary, start: float, cpu: float) -> TaskSummary:
+    return dataclasses.replace(summary, seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu)
 
 
-def _finish(out: storage.Location, stage: str, key: str, summary: dict) -> dict:
-    storage.write_json(_done(out, stage, key), summary)
-    return summary
+def _read_all(files: list[storage.Location], empty: pa.Schema) -> pa.Table:
+    parts = [storage.read_parquet(f) for f in files]
+    return pa.concat_tables(parts) if parts else empty.empty_table()
 
 
 class _StageActor:
@@ -61,93 +71,89 @@ class _StageActor:
 
     stage = ""
     """Name of the completion-marker folder, _work/done/<stage>/."""
+    marker = True
+    """Whether the task writes a completion marker (and so can be reused by --resume)."""
+    spec_type: type = BucketSpec
+    summary_type: type = TaskSummary
 
     def __init__(self, cfg: dict, output: str, resume: bool = False):
         self.cfg = from_dict(DatapipeConfig, cfg)
         self.out = storage.resolve(output)
+        self.layout = WorkLayout(self.out)
         self.resume = resume
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import ray
 
-        node = ray.get_runtime_context().get_node_id()
-        summaries = [json.dumps(dict(self._run_or_reuse(json.loads(spec)), node=node)) for spec in batch["spec"]]
+        ctx = ray.get_runtime_context()
+        who = {"actor": ctx.get_actor_id() or "", "node": ctx.get_node_id()}
+        summaries = [json.dumps(to_dict(self.run_task(from_dict(self.spec_type, json.loads(spec)), **who)))
+                     for spec in batch["spec"]]
         return {"summary": np.array(summaries, dtype=object)}
 
-    def _run_or_reuse(self, spec: dict) -> dict:
-        """With resume, a task whose completion marker exists is not run again: the marker is
-        written after all its outputs, so they are complete, and it holds the task's summary."""
-        marker = _done(self.out, self.stage, self.key(spec))
-        if self.resume and storage.exists(marker):
-            with marker.fs.open_input_stream(marker.path) as f:
-                return dict(json.loads(f.read()), reused=True)
-        return self.run(spec)
+    def run_task(self, spec, actor: str = "", node: str = "") -> TaskSummary:
+        """run(spec), timed, then its completion marker (after all its outputs, so they are
+        complete; it holds the summary). With resume, a task whose marker exists is not run again."""
+        marker = self.layout.done(self.stage, spec.key())
+        if self.resume and self.marker and storage.exists(marker):
+            return dataclasses.replace(from_dict(self.summary_type, storage.read_json(marker)), reused=True)
+        start, cpu = time.perf_counter(), time.process_time()
+        summary = dataclasses.replace(_timed(self.run(spec), start, cpu), actor=actor, node=node)
+        if self.marker:
+            storage.write_json(marker, to_dict(summary))
+        return summary
 
-    def key(self, spec: dict) -> str:
-        return f"b{spec['bucket']:05d}"
-
-    def run(self, spec: dict) -> dict:
+    def run(self, spec):
         raise NotImplementedError
 
 
 class Ingest(_StageActor):
-    """Read and clean a group of files, routing kept documents to hash buckets and their ids
-    (with where they were read) to id partitions."""
+    """Read and clean a task's pieces of files, routing kept documents to hash buckets and their
+    ids (with where they were read) to id partitions, writing every row as it goes."""
 
     stage = "ingest"
-
-    def key(self, spec: dict) -> str:
-        return f"t{spec['task']:06d}"
+    spec_type = IngestSpec
+    summary_type = IngestSummary
 
     def __init__(self, cfg: dict, output: str, resume: bool = False):
         super().__init__(cfg, output, resume)
         self.cleaner = Cleaner(self.cfg.clean)
 
-    def run(self, spec: dict) -> dict:
-        task, k = spec["task"], spec["num_buckets"]
-        start = time.perf_counter()
+    def run(self, spec: IngestSpec) -> IngestSummary:
         sources = {s.name: s for s in self.cfg.sources} or {"main": SourceConfig()}
-        buckets: dict[int, list[pa.Table]] = defaultdict(list)
-        ids: dict[int, list[pa.Table]] = defaultdict(list)
-        dropped, rejected = [], []
-        counts = {"input_docs": 0, "ok_docs": 0, "text_bytes": 0}
-        pii: Counter = Counter()
-        for i, (uri, source_name) in enumerate(spec["files"]):
-            file, row = spec["first_file"] + i, 0  # the input file's index in the whole run
-            for table in read_file(storage.resolve(uri), sources[source_name], self.cfg.read):
-                table, batch_pii = clean_batch(table, self.cleaner)
-                pii.update(batch_pii)
-                status = table.column("status").to_numpy(zero_copy_only=False)
-                dropped.append(table.filter(pa.array(status == "dropped")).select(DROPPED_SCHEMA.names))
-                rejected.append(table.filter(pa.array(status == "rejected")).select(REJECTED_SCHEMA.names))
-                ok = _routed(table, status, file, row, k)
-                counts["input_docs"] += table.num_rows
-                counts["ok_docs"] += ok.num_rows
-                counts["text_bytes"] += sum(map(len, ok.column("text").to_pylist()))
-                row += table.num_rows
-                _split(ok.drop_columns(["id_part"]), ok.column("bucket").to_numpy(), buckets)
-                _split(ok.select(ID_SCHEMA.names), ok.column("id_part").to_numpy(), ids)
-        for b, parts in buckets.items():
-            storage.write_parquet(self.out.join("_work", "clean", f"b{b:05d}", f"t{task:06d}.parquet"),
-                             pa.concat_tables(parts).drop_columns(["bucket"]))
-        for p, parts in ids.items():
-            storage.write_parquet(self.out.join("_work", "ids", f"p{p:05d}", f"t{task:06d}.parquet"),
-                             pa.concat_tables(parts))
-        dropped_t = pa.concat_tables(dropped) if dropped else DROPPED_SCHEMA.empty_table()
-        rejected_t = pa.concat_tables(rejected) if rejected else REJECTED_SCHEMA.empty_table()
-        for name, t in (("dropped", dropped_t), ("rejected", rejected_t)):
-            if t.num_rows:
-                storage.write_parquet(self.out.join(name, f"t{task:06d}.parquet"), t)
-        summary = dict(counts, task=task,
-                       dropped=dict(Counter(dropped_t.column("reason").to_pylist())),
-                       rejected=dict(Counter(rejected_t.column("reason").to_pylist())),
-                       pii=dict(pii), seconds=time.perf_counter() - start)
-        return _finish(self.out, "ingest", f"t{task:06d}", summary)
+        counts: Counter = Counter(input_docs=0, ok_docs=0, text_bytes=0)
+        reasons: dict[str, Counter] = {"dropped": Counter(), "rejected": Counter(), "pii": Counter()}
+        with ParquetSink() as sink:
+            for piece in spec.pieces:
+                for table, rows in read_piece(storage.resolve(piece.uri), sources[piece.source], self.cfg.read,
+                                              piece.start, piece.stop, piece.first_row):
+                    self._route(table, rows, piece.file, spec, sink, counts, reasons)
+        return IngestSummary(task=spec.task, **counts, **{k: dict(v) for k, v in reasons.items()},
+                             peak_buffered_bytes=sink.peak_buffered)
+
+    def _route(self, table: pa.Table, rows: np.ndarray, file: int, spec: IngestSpec, sink: ParquetSink,
+               counts: Counter, reasons: dict[str, Counter]) -> None:
+        """Clean one read batch and hand each of its rows to the file it belongs in."""
+        table, batch_pii = clean_batch(table, self.cleaner)
+        reasons["pii"].update(batch_pii)
+        status = table.column("status").to_numpy(zero_copy_only=False)
+        for name, schema, where in (("dropped", DROPPED_SCHEMA, self.layout.dropped(spec.task)),
+                                    ("rejected", REJECTED_SCHEMA, self.layout.rejected(spec.task))):
+            gone = table.filter(pa.array(status == name)).select(schema.names)
+            reasons[name].update(gone.column("reason").to_pylist())
+            sink.add(where, gone)
+        ok = _routed(table, status, file, rows, spec.num_buckets)
+        counts.update(input_docs=table.num_rows, ok_docs=ok.num_rows,
+                      text_bytes=pc.sum(pc.binary_length(ok.column("text"))).as_py() or 0)
+        for b, part in _split(ok.drop_columns(["id_part"]), ok.column("bucket").to_numpy()):
+            sink.add(self.layout.clean(b, spec.task), part.drop_columns(["bucket"]))
+        for p, part in _split(ok.select(ID_SCHEMA.names), ok.column("id_part").to_numpy()):
+            sink.add(self.layout.ids(p, spec.task), part)
 
 
-def _routed(table: pa.Table, status: np.ndarray, file: int, first_row: int, k: int) -> pa.Table:
-    """The passing rows of one read batch (its first record is record `first_row` of input
-    file `file`) as CLEAN_SCHEMA, plus their hash bucket and id partition (both mod k)."""
+def _routed(table: pa.Table, status: np.ndarray, file: int, rows: np.ndarray, k: int) -> pa.Table:
+    """The passing rows of one read batch (`rows`: each row's position in input file `file`) as
+    CLEAN_SCHEMA, plus their hash bucket and id partition (both mod k)."""
     where = np.flatnonzero(status == "ok")
     ok = table.take(pa.array(where))
     texts, doc_ids = ok.column("text").to_pylist(), ok.column("doc_id").to_pylist()
@@ -155,52 +161,58 @@ def _routed(table: pa.Table, status: np.ndarray, file: int, first_row: int, k: i
     return pa.table({"doc_id": ok.column("doc_id"), "source": ok.column("source"), "text": ok.column("text"),
                      "hash": pa.array(hashes, pa.binary(16)),
                      "file": pa.array(np.full(len(where), file, dtype=np.int32)),
-                     "row": pa.array(first_row + where, pa.int64()),
+                     "row": pa.array(rows[where], pa.int64()),
                      "bucket": pa.array([bucket_of(h, k) for h in hashes], pa.int32()),
                      "id_part": pa.array(id_partition(doc_ids, k), pa.int32())})
 
 
-def _split(table: pa.Table, part: np.ndarray, into: dict[int, list[pa.Table]]) -> None:
-    for p in np.unique(part):
-        into[int(p)].append(table.filter(pa.array(part == p)))
+def _split(table: pa.Table, part: np.ndarray) -> list[tuple[int, pa.Table]]:
+    """(part, a copy of its rows) for each part present, rows in their order. Copies, not
+    slices: a buffered slice would keep the whole batch alive."""
+    if not table.num_rows:
+        return []
+    order = np.argsort(part, kind="stable")
+    sorted_p = part[order]
+    cuts = np.flatnonzero(np.diff(sorted_p)) + 1
+    starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [len(order)]])
+    return [(int(sorted_p[a]), table.take(pa.array(order[a:b]))) for a, b in zip(starts, ends)]
 
 
-def id_repeats(output: str, partition: int) -> dict:
+def id_repeats(output: str, partition: int) -> RepeatsSummary:
     """Find the records of one id partition whose doc_id an earlier record already has (one
     Ray task per partition; no marker: cheap, and always the same answer for the same inputs).
 
     Writes them, per hash bucket, to _work/repeats/b<bucket>/p<partition>.parquet (file, row,
     detail) for Dedup to reject. Memory: the partition's id rows, about 50 bytes per document.
+    A record is named by its position: "record N" is line N of a line file, row N of Parquet
+    (both counted from 1).
     """
-    out = storage.resolve(output)
-    start = time.perf_counter()
-    parts = [storage.read_parquet(f) for f in storage.list_files(out.join("_work", "ids", f"p{partition:05d}"), ".parquet")]
-    table = pa.concat_tables(parts) if parts else ID_SCHEMA.empty_table()
+    layout = WorkLayout(storage.resolve(output))
+    start, cpu = time.perf_counter(), time.process_time()
+    table = _read_all(storage.list_files(layout.ids_dir(partition), ".parquet"), ID_SCHEMA)
     repeats = repeated_ids(table)
     if repeats.num_rows:
-        uris = [uri for uri, _, _ in storage.read_json(out.join("_work", "run.json"))["inputs"]]
+        uris = [uri for uri, _, _ in storage.read_json(layout.run_json)["inputs"]]
         detail = [f"record {r + 1} of {uris[f]}: its id was first used by record {fr + 1} of {uris[ff]}"
                   for f, r, ff, fr in zip(*(repeats.column(c).to_pylist()
                                             for c in ("file", "row", "first_file", "first_row")))]
         repeats = repeats.append_column("detail", pa.array(detail, pa.string()))
         bucket = repeats.column("bucket").to_numpy()
         for b in np.unique(bucket):
-            storage.write_parquet(out.join("_work", "repeats", f"b{b:05d}", f"p{partition:05d}.parquet"),
-                             repeats.filter(pa.array(bucket == b)).select(["file", "row", "detail"]))
-    return {"partition": partition, "ids": table.num_rows, "repeated_ids": repeats.num_rows,
-            "seconds": time.perf_counter() - start}
+            storage.write_parquet(layout.repeats(int(b), partition),
+                                  repeats.filter(pa.array(bucket == b)).select(["file", "row", "detail"]))
+    return _timed(RepeatsSummary(partition=partition, ids=table.num_rows, repeated_ids=repeats.num_rows), start, cpu)
 
 
 class Dedup(_StageActor):
     """Reject the bucket's records whose id an earlier record has, then exact-deduplicate it."""
 
     stage = "dedup"
+    summary_type = DedupSummary
 
-    def run(self, spec: dict) -> dict:
-        b = spec["bucket"]
-        start = time.perf_counter()
-        parts = [storage.read_parquet(f) for f in storage.list_files(self.out.join("_work", "clean", f"b{b:05d}"), ".parquet")]
-        table = pa.concat_tables(parts) if parts else CLEAN_SCHEMA.empty_table()
+    def run(self, spec: BucketSpec) -> DedupSummary:
+        b, layout = spec.bucket, self.layout
+        table = _read_all(storage.list_files(layout.clean_dir(b), ".parquet"), CLEAN_SCHEMA)
         table, n_repeated = self._reject_repeated_ids(b, table)
         table = table.select(KEPT_SCHEMA.names)
         if self.cfg.dedup.exact:
@@ -208,28 +220,26 @@ class Dedup(_StageActor):
         else:
             kept, dups = table, DUPLICATE_SCHEMA.empty_table()
         kept = kept.sort_by("doc_id")  # a fixed order makes shards reproducible
-        storage.write_parquet(self.out.join("_work", "kept", f"b{b:05d}.parquet"), kept)
+        storage.write_parquet(layout.kept(b), kept)
         if dups.num_rows:
-            storage.write_parquet(self.out.join("duplicates", f"b{b:05d}.parquet"), dups)
+            storage.write_parquet(layout.duplicates(b), dups)
         near = self.cfg.dedup.near
         if near.enabled and near.mode == "batch" and kept.num_rows:
             sigs = doc_signatures(kept.column("text").to_pylist(), near)
-            storage.write_parquet(self.out.join("_work", "sig", f"b{b:05d}.parquet"), signature_table(kept.column("doc_id"), sigs))
+            storage.write_parquet(layout.sig(b), signature_table(kept.column("doc_id"), sigs))
             for p, rows in band_rows(kept.column("doc_id"), kept.column("source"), sigs, b, near,
-                                     spec["partitions"]).items():
-                storage.write_parquet(self.out.join("_work", "bands", f"p{p:05d}", f"b{b:05d}.parquet"), rows)
-        summary = {"bucket": b, "unique_docs": kept.num_rows, "exact_duplicate_docs": dups.num_rows,
-                   "rejected": {"duplicate_id": n_repeated} if n_repeated else {},
-                   "seconds": time.perf_counter() - start}
-        return _finish(self.out, "dedup", f"b{b:05d}", summary)
+                                     spec.partitions).items():
+                storage.write_parquet(layout.bands(p, b), rows)
+        return DedupSummary(bucket=b, unique_docs=kept.num_rows, exact_duplicate_docs=dups.num_rows,
+                            rejected={"duplicate_id": n_repeated} if n_repeated else {})
 
     def _reject_repeated_ids(self, b: int, table: pa.Table) -> tuple[pa.Table, int]:
         """The bucket's rows (CLEAN_SCHEMA) less those id_repeats found, which are written to
         rejected/ids-b<bucket>.parquet (raw: the first bytes of the cleaned text)."""
-        found = [storage.read_parquet(f) for f in storage.list_files(self.out.join("_work", "repeats", f"b{b:05d}"), ".parquet")]
+        found = storage.list_files(self.layout.repeats_dir(b), ".parquet")
         if not found:
             return table, 0
-        repeats = pa.concat_tables(found)
+        repeats = pa.concat_tables([storage.read_parquet(f) for f in found])
         detail = dict(zip(zip(repeats.column("file").to_pylist(), repeats.column("row").to_pylist()),
                           repeats.column("detail").to_pylist()))
         where = list(zip(table.column("file").to_pylist(), table.column("row").to_pylist()))
@@ -242,7 +252,7 @@ class Dedup(_StageActor):
             "detail": pa.array([detail[w] for w, h in zip(where, hit) if h], pa.string()),
             "raw": pa.array([t.encode("utf-8")[:n] for t in gone.column("text").to_pylist()], pa.binary())},
             schema=REJECTED_SCHEMA)
-        storage.write_parquet(self.out.join("rejected", f"ids-b{b:05d}.parquet"), rejected)
+        storage.write_parquet(self.layout.rejected_ids(b), rejected)
         return table.filter(pa.array(~hit)), gone.num_rows
 
 
@@ -250,46 +260,43 @@ class NearCandidates(_StageActor):
     """Turn one partition of band rows into candidate edges."""
 
     stage = "near"
+    spec_type = PartitionSpec
+    summary_type = NearSummary
 
-    def key(self, spec: dict) -> str:
-        return f"p{spec['partition']:05d}"
-
-
-    def run(self, spec: dict) -> dict:
-        p = spec["partition"]
-        start = time.perf_counter()
-        parts = [storage.read_parquet(f) for f in storage.list_files(self.out.join("_work", "bands", f"p{p:05d}"), ".parquet")]
+    def run(self, spec: PartitionSpec) -> NearSummary:
+        p = spec.partition
+        parts = [storage.read_parquet(f) for f in storage.list_files(self.layout.bands_dir(p), ".parquet")]
         edges = candidate_edges(pa.concat_tables(parts), pairwise=self.cfg.dedup.near.verify) if parts else None
         if edges is not None and edges.num_rows:
-            storage.write_parquet(self.out.join("_work", "edges", f"p{p:05d}.parquet"), edges)
-        summary = {"partition": p, "band_rows": sum(t.num_rows for t in parts),
-                   "edges": 0 if edges is None else edges.num_rows, "seconds": time.perf_counter() - start}
-        return _finish(self.out, "near", f"p{p:05d}", summary)
+            storage.write_parquet(self.layout.edges(p), edges)
+        return NearSummary(partition=p, band_rows=sum(t.num_rows for t in parts),
+                           edges=0 if edges is None else edges.num_rows)
 
 
 class CandidateSignatures(_StageActor):
     """Gather the signatures of one bucket's documents that appear in any candidate edge."""
 
-    stage = "csig"  # writes no marker: always rerun (cheap, and its inputs may have changed)
+    stage = "csig"
+    marker = False  # always rerun (cheap, and its inputs may have changed)
+    summary_type = CandidateSummary
 
-
-    def run(self, spec: dict) -> dict:
-        b = spec["bucket"]
+    def run(self, spec: BucketSpec) -> CandidateSummary:
+        b = spec.bucket
         wanted: set[str] = set()
-        for f in storage.list_files(self.out.join("_work", "edges"), ".parquet"):
+        for f in storage.list_files(self.layout.edges_dir, ".parquet"):
             e = storage.read_parquet(f)
             for side in ("a", "b"):
                 in_bucket = pc.equal(e.column(f"{side}_bucket"), b)
                 wanted.update(e.column(side).filter(in_bucket).to_pylist())
-        sig_loc = self.out.join("_work", "sig", f"b{b:05d}.parquet")
+        sig_loc = self.layout.sig(b)
         if wanted and storage.exists(sig_loc):
             sigs = storage.read_parquet(sig_loc)
             sigs = sigs.filter(pc.is_in(sigs.column("doc_id"), pa.array(sorted(wanted), pa.string())))
-            storage.write_parquet(self.out.join("_work", "csig", f"b{b:05d}.parquet"), sigs)
-        return {"bucket": b, "candidate_docs": len(wanted)}
+            storage.write_parquet(self.layout.csig(b), sigs)
+        return CandidateSummary(bucket=b, candidate_docs=len(wanted))
 
 
-def near_clusters(output: str, threshold: float | None) -> dict:
+def near_clusters(output: str, threshold: float | None) -> ClustersSummary:
     """Verify candidate edges (with `threshold`) and take connected components (one Ray task).
 
     Writes, per dedup bucket, the near duplicates to drop (_work/near/) and to report
@@ -297,13 +304,13 @@ def near_clusters(output: str, threshold: float | None) -> dict:
     and the signatures of the documents in them (4 bytes × num_perm each) in this task;
     only candidate documents appear, not the corpus.
     """
-    out = storage.resolve(output)
-    start = time.perf_counter()
-    edges = [storage.read_parquet(f) for f in storage.list_files(out.join("_work", "edges"), ".parquet")]
+    layout = WorkLayout(storage.resolve(output))
+    start, cpu = time.perf_counter(), time.process_time()
+    edges = [storage.read_parquet(f) for f in storage.list_files(layout.edges_dir, ".parquet")]
     edges_t = pa.concat_tables(edges) if edges else None
     n_candidates = 0 if edges_t is None else edges_t.num_rows
     if edges_t is not None and threshold is not None:
-        sigs = pa.concat_tables([storage.read_parquet(f) for f in storage.list_files(out.join("_work", "csig"), ".parquet")])
+        sigs = pa.concat_tables([storage.read_parquet(f) for f in storage.list_files(layout.csig_dir, ".parquet")])
         edges_t = verify_edges(edges_t, sigs, threshold)
     members = clusters(edges_t) if edges_t is not None else None
     n_members = n_clusters = 0
@@ -313,19 +320,19 @@ def near_clusters(output: str, threshold: float | None) -> dict:
         bucket = members.column("bucket").to_numpy()
         for b in np.unique(bucket):
             rows = members.filter(pa.array(bucket == b))
-            storage.write_parquet(out.join("_work", "near", f"b{b:05d}.parquet"), rows.select(["doc_id"]))
+            storage.write_parquet(layout.near(int(b)), rows.select(["doc_id"]))
             dups = pa.table({"doc_id": rows.column("doc_id"), "source": rows.column("source"),
                              "duplicate_of": rows.column("duplicate_of"), "cluster_id": rows.column("cluster_id"),
                              "kind": pa.array(["near"] * rows.num_rows, pa.string())}, schema=DUPLICATE_SCHEMA)
-            storage.write_parquet(out.join("duplicates", f"near-b{b:05d}.parquet"), dups)
-    return {"near_duplicate_docs": n_members, "near_duplicate_clusters": n_clusters,
-            "candidate_edges": n_candidates, "verified_edges": 0 if edges_t is None else edges_t.num_rows,
-            "seconds": time.perf_counter() - start}
+            storage.write_parquet(layout.near_duplicates(int(b)), dups)
+    summary = ClustersSummary(near_duplicate_docs=n_members, near_duplicate_clusters=n_clusters,
+                              candidate_edges=n_candidates, verified_edges=0 if edges_t is None else edges_t.num_rows)
+    return _timed(summary, start, cpu)
 
 
 def near_removed(out: storage.Location, bucket: int) -> set[str]:
     """Ids in `bucket` that batch near-dedup removed."""
-    loc = out.join("_work", "near", f"b{bucket:05d}.parquet")
+    loc = WorkLayout(out).near(bucket)
     return set(storage.read_parquet(loc).column("doc_id").to_pylist()) if storage.exists(loc) else set()
 
 
@@ -333,7 +340,7 @@ class TokPack(_StageActor):
     """Tokenize one bucket's kept documents and pack them into shards per (source, split)."""
 
     stage = "tokpack"
-
+    summary_type = TokPackSummary
 
     def __init__(self, cfg: dict, output: str, tokenizer_json: str, index_shards: list | None = None,
                  resume: bool = False):
@@ -344,14 +351,13 @@ class TokPack(_StageActor):
         self.eos, self.pad = self.tok.token_to_id(tc.eos_token), self.tok.token_to_id(tc.pad_token)
         self.dtype = token_dtype(self.tok.get_vocab_size())
 
-    def run(self, spec: dict) -> dict:
-        b, cfg = spec["bucket"], self.cfg
-        start = time.perf_counter()
+    def run(self, spec: BucketSpec) -> TokPackSummary:
+        b, cfg = spec.bucket, self.cfg
         streams: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)
         docs: Counter = Counter()
         removed = near_removed(self.out, b)
         streamed_dups: list[pa.Table] = []
-        kept_loc = self.out.join("_work", "kept", f"b{b:05d}.parquet")
+        kept_loc = self.layout.kept(b)
         with kept_loc.fs.open_input_file(kept_loc.path) as f:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=cfg.tokenize.batch_size,
                                                         columns=["doc_id", "source", "text"]):
@@ -369,23 +375,23 @@ class TokPack(_StageActor):
                     key = (src, "val" if is_val else "train")
                     streams[key].append(flat[ends[i] - lengths[i]:ends[i]])
                     docs[key] += 1
-        shards = []
-        for (src, split), chunks in sorted(streams.items()):
-            tokens = np.concatenate(chunks)
-            blocks = pack_blocks(tokens, cfg.pack.seq_len + 1, self.pad, self.dtype)
-            rel = f"shards/{src}/{split}/b{b:05d}.npy"
-            storage.write_npy(self.out.join(*rel.split("/")), blocks)
-            shards.append({"path": rel, "source": src, "split": split, "blocks": int(blocks.shape[0]),
-                           "tokens": int(len(tokens)), "docs": docs[(src, split)]})
+        shards = tuple(self._write_shard(b, src, split, chunks, docs[(src, split)])
+                       for (src, split), chunks in sorted(streams.items()))
         n_streamed = sum(t.num_rows for t in streamed_dups)
-        dups_loc = self.out.join("duplicates", f"near-b{b:05d}.parquet")
+        dups_loc = self.layout.near_duplicates(b)
         if n_streamed:
             storage.write_parquet(dups_loc, pa.concat_tables(streamed_dups))
         elif self.streaming and storage.exists(dups_loc):  # an earlier attempt of this task found some
             dups_loc.fs.delete_file(dups_loc.path)
-        summary = {"bucket": b, "shards": shards, "kept_docs": sum(docs.values()),
-                   "streamed_near_duplicate_docs": n_streamed, "seconds": time.perf_counter() - start}
-        return _finish(self.out, "tokpack", f"b{b:05d}", summary)
+        return TokPackSummary(bucket=b, shards=shards, kept_docs=sum(docs.values()),
+                              streamed_near_duplicate_docs=n_streamed)
+
+    def _write_shard(self, b: int, src: str, split: str, chunks: list[np.ndarray], docs: int) -> ShardInfo:
+        tokens = np.concatenate(chunks)
+        blocks = pack_blocks(tokens, self.cfg.pack.seq_len + 1, self.pad, self.dtype)
+        storage.write_npy(self.layout.shard(src, split, b), blocks)
+        return ShardInfo(path=WorkLayout.shard_path(src, split, b), source=src, split=split,
+                         blocks=int(blocks.shape[0]), tokens=int(len(tokens)), docs=docs)
 
     def _streaming_near_dedup(self, batch: pa.Table) -> tuple[pa.Table, pa.Table]:
         ids = batch.column("doc_id").to_pylist()
@@ -403,10 +409,11 @@ def tokenizer_sample(output: str, num_buckets: int, n_docs: int) -> list[str]:
     """Up to n_docs kept texts (near duplicates excluded in batch mode), taken evenly from
     every bucket (runs as a Ray task)."""
     out = storage.resolve(output)
+    layout = WorkLayout(out)
     per_bucket = -(-n_docs // max(num_buckets, 1))
     texts: list[str] = []
     for b in range(num_buckets):
-        loc, removed = out.join("_work", "kept", f"b{b:05d}.parquet"), near_removed(out, b)
+        loc, removed = layout.kept(b), near_removed(out, b)
         with loc.fs.open_input_file(loc.path) as f:
             taken = 0
             for batch in pq.ParquetFile(f).iter_batches(batch_size=per_bucket, columns=["doc_id", "text"]):

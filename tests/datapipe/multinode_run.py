@@ -28,7 +28,7 @@ def record_nodes() -> Iterator[dict[str, list[str]]]:
 
     def recording(stage, specs, cfg, out, *args, **kwargs):
         summaries = original(stage, specs, cfg, out, *args, **kwargs)
-        seen[stage.__name__] += [s["node"] for s in summaries]
+        seen[stage.__name__] += [s.node for s in summaries]
         return summaries
 
     pipeline._map = recording

@@ -30,15 +30,15 @@ from .multinode_run import record_nodes
 from .neardup_corpus import VOCAB_SIZE, _word, edit
 
 REPO = Path(__file__).resolve().parents[2]
-FILES = 4          # input files; read.task_target_bytes=1 makes each one read task
+FILES = 4          # input files; read.task_target_bytes=65536 splits each into a few read tasks
 BUCKETS = 8        # dedup buckets, so also 8 near-dedup partitions and 8 tokpack tasks
 MODES = ("batch", "streaming")
-TIMING_KEYS = ("stage_seconds", "task_seconds")
+TIMING_KEYS = ("stage_seconds", "task_seconds", "cpu_utilisation")
 NO_FILTERS = [f"clean.{f}.enabled=false" for f in ("lang_id", "gopher_repetition", "gopher_quality", "c4", "fineweb")]
 
 
 def argv(corpus: Path, out: Path, mode: str) -> list[str]:
-    sets = [f"dedup.num_buckets={BUCKETS}", "read.task_target_bytes=1", f"dedup.near.mode={mode}",
+    sets = [f"dedup.num_buckets={BUCKETS}", "read.task_target_bytes=65536", f"dedup.near.mode={mode}",
             "tokenize.vocab_size=400", "pack.seq_len=128", "actor_num_cpus=1"]
     if mode == "streaming":
         sets += NO_FILTERS  # random-word documents

@@ -48,9 +48,16 @@ ALLOWED = {
     # _map collects what the stage actors return: one JSON summary (counts, shard names; a few
     # hundred bytes) per task spec, and there is one spec per read task, bucket or partition.
     ("pipeline.py", "_map", "iter_rows"),
-    # A dict of counts from the one near-clusters task (its edges and clusters go to files).
-    ("pipeline.py", "_batch_near", "ray.get(_near_clusters_task.options(resources=data_resources()).remote)"),
-    # A dict of counts from each id-partition task (one per dedup bucket; the repeats go to files).
+    # A summary of counts from the one near-clusters task (its edges and clusters go to files).
+    ("pipeline.py", "_near", "ray.get(_near_clusters_task.options(resources=data_resources()).remote)"),
+    # The read plan's probes: per Parquet file its row groups' sizes, per sampled compressed file
+    # one ratio, per byte range of a split file two ints (its newlines and first line start).
+    ("pipeline.py", "read_plan", "ray.get([_probe_metadata_task.options(resources=data_resources()).remote])"),
+    ("pipeline.py", "read_plan", "ray.get([_count_lines_task.options(resources=data_resources()).remote])"),
+    # --resume reads the interrupted run's _work/plan.json: the read tasks (one entry per piece
+    # of a file), not data.
+    ("pipeline.py", "read_plan", "read_json"),
+    # A summary of counts from each id-partition task (one per dedup bucket; the repeats go to files).
     ("pipeline.py", "_dedup", "ray.get([_id_repeats_task.options(resources=data_resources()).remote])"),
     # tokenizer.json as a string: its size follows tokenize.vocab_size, not the corpus.
     ("pipeline.py", "_tokenizer", "ray.get(_train_tokenizer_task.options(resources=data_resources()).remote)"),

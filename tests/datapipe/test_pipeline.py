@@ -21,7 +21,7 @@ from .corpus import distinct_docs
 
 def run(tmp_path, sources, inputs, **cfg):
     config = DatapipeConfig(sources=sources, output=str(tmp_path / "out"),
-                            read=ReadConfig(task_target_bytes=1),  # one file per read task
+                            read=ReadConfig(task_target_bytes=8192),  # big files split, small ones grouped
                             tokenize=TokenizeConfig(vocab_size=600), pack=PackConfig(seq_len=64, val_fraction=0.2),
                             **cfg)
     out = storage.resolve(config.output)
@@ -92,14 +92,6 @@ def test_named_sources_parquet_and_text_with_rejects(ray_local, tmp_path):
     assert rejected[0]["doc_id"].endswith("bad.txt") and rejected[0]["raw"].startswith(b"\xff\xfe")
     dropped = pq.read_table(out.path + "/dropped").to_pylist()
     assert dropped[0]["doc_id"].endswith("junk.txt") and ":" in dropped[0]["reason"]
-
-
-def test_plan_tasks_groups_small_files(tmp_path):
-    for i in range(5):
-        (tmp_path / f"{i}.txt").write_bytes(b"x" * 100)
-    files = [(loc, "s") for loc in storage.expand(str(tmp_path))]
-    assert [len(t) for t in pipeline.plan_tasks(files, 250)] == [2, 2, 1]
-    assert [len(t) for t in pipeline.plan_tasks(files, 1)] == [1] * 5
 
 
 @pytest.mark.parametrize("configured, size, expected", [(7, 10**12, 7), (0, 10, 4), (0, 10 * 256 * 2**20, 10)])

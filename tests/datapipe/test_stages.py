@@ -13,6 +13,7 @@ from raypretrain import storage
 from datapipe.config import DatapipeConfig, TokenizeConfig
 from datapipe.dedup import text_hash
 from datapipe.neardup import BandIndex
+from datapipe.plan import BucketSpec
 from datapipe.stages import KEPT_SCHEMA, TokPack
 from datapipe.tokenize import train_tokenizer
 from raypretrain.config import from_dict, to_dict
@@ -52,11 +53,11 @@ def test_a_retried_streaming_tokpack_task_keeps_what_its_first_attempt_kept(ray_
         # task runs twice more on other actors: a retry, and a retry of the retry.
         out = str(tmp_path / "out")
         _write_kept(out, docs[:48])
-        TokPack(cfg, out, tok, index_shards=shards).run({"bucket": 0})
+        TokPack(cfg, out, tok, index_shards=shards).run(BucketSpec(bucket=0))
         _write_kept(out, docs)
         for _ in range(2):
-            summary = TokPack(cfg, out, tok, index_shards=shards).run({"bucket": 0})
-            runs.append((summary["kept_docs"], summary["streamed_near_duplicate_docs"], *_outputs(out)))
+            summary = TokPack(cfg, out, tok, index_shards=shards).run(BucketSpec(bucket=0))
+            runs.append((summary.kept_docs, summary.streamed_near_duplicate_docs, *_outputs(out)))
     finally:
         for actor in shards:
             ray.kill(actor)
@@ -64,8 +65,8 @@ def test_a_retried_streaming_tokpack_task_keeps_what_its_first_attempt_kept(ray_
     try:  # one attempt on an empty index: what an uninterrupted run keeps
         ref_out = str(tmp_path / "ref")
         _write_kept(ref_out, docs)
-        s = TokPack(cfg, ref_out, tok, index_shards=fresh).run({"bucket": 0})
-        ref = (s["kept_docs"], s["streamed_near_duplicate_docs"], *_outputs(ref_out))
+        s = TokPack(cfg, ref_out, tok, index_shards=fresh).run(BucketSpec(bucket=0))
+        ref = (s.kept_docs, s.streamed_near_duplicate_docs, *_outputs(ref_out))
     finally:
         for actor in fresh:
             ray.kill(actor)
@@ -89,8 +90,8 @@ def test_a_retry_that_finds_no_streamed_duplicates_leaves_no_stale_report(ray_lo
     tok = train_tokenizer(iter([t for _, t in docs]), TokenizeConfig(vocab_size=400)).to_str()
     shards = [ray.remote(BandIndex).options(num_cpus=0).remote() for _ in range(4)]
     try:
-        summary = TokPack(_config(), out, tok, index_shards=shards).run({"bucket": 0})
+        summary = TokPack(_config(), out, tok, index_shards=shards).run(BucketSpec(bucket=0))
     finally:
         for actor in shards:
             ray.kill(actor)
-    assert summary["kept_docs"] == len(docs) and not os.path.exists(stale)
+    assert summary.kept_docs == len(docs) and not os.path.exists(stale)
