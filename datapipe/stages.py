@@ -37,7 +37,7 @@ from datapipe.clean import Cleaner, clean_batch
 from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.dedup import (DUPLICATE_SCHEMA, ID_SCHEMA, bucket_of, exact_dedup, id_partition, repeated_ids,
                             text_hash)
-from datapipe.layout import ParquetSink, WorkLayout
+from datapipe.layout import BUFFER_BYTES, ParquetSink, WorkLayout
 from datapipe.neardup import (StreamingNearDedup, band_rows, candidate_edges, clusters, doc_signatures,
                               signature_table, verify_edges)
 from datapipe.pack import is_validation, pack_blocks
@@ -114,6 +114,8 @@ class Ingest(_StageActor):
     stage = "ingest"
     spec_type = IngestSpec
     summary_type = IngestSummary
+    buffer_bytes = BUFFER_BYTES
+    """Output rows held at once (the ParquetSink's buffer) before they are written."""
 
     def __init__(self, cfg: dict, output: str, resume: bool = False):
         super().__init__(cfg, output, resume)
@@ -123,7 +125,7 @@ class Ingest(_StageActor):
         sources = {s.name: s for s in self.cfg.sources} or {"main": SourceConfig()}
         counts: Counter = Counter(input_docs=0, ok_docs=0, text_bytes=0)
         reasons: dict[str, Counter] = {"dropped": Counter(), "rejected": Counter(), "pii": Counter()}
-        with ParquetSink() as sink:
+        with ParquetSink(buffer_bytes=self.buffer_bytes) as sink:
             for piece in spec.pieces:
                 for table, rows in read_piece(storage.resolve(piece.uri), sources[piece.source], self.cfg.read,
                                               piece.start, piece.stop, piece.first_row):
