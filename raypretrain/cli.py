@@ -2,6 +2,7 @@
 
     raypretrain run                       the whole job on the sample corpus: datapipe → train → eval → sample → report
     raypretrain data --input 'crawl/*.jsonl.zst' --output outputs/web      python -m datapipe
+    raypretrain inspect outputs/web --reason c4:curly_bracket --n 5        python -m datapipe.inspect
     raypretrain train --config 124m --set data.shards=outputs/web          python -m pretrain
     raypretrain tune --config debug                                        python -m tune
     raypretrain generate --checkpoint CKPT --prompt "The"                  python -m pretrain.generate
@@ -21,6 +22,7 @@ import sys
 COMMANDS = {  # subcommand → (module with main(argv), what it does)
     "run": ("pretrain.main", "the whole job on the embedded default (same as train with no arguments)"),
     "data": ("datapipe.main", "clean, deduplicate, tokenize and pack a corpus"),
+    "inspect": ("datapipe.inspect", "show what a datapipe output dropped and deduplicated, and why"),
     "train": ("pretrain.main", "train a GPT with Ray Train + DeepSpeed"),
     "tune": ("tune.main", "a Ray Tune sweep over pretrain configs"),
     "generate": ("pretrain.generate", "sample text from a checkpoint"),

@@ -24,7 +24,7 @@ def test_unknown_subcommand_is_one_line_and_exit_2(capsys):
 
 
 @pytest.mark.parametrize("sub, prog", [("data", "python -m datapipe"), ("train", "python -m pretrain"),
-                                       ("run", "python -m pretrain")])
+                                       ("run", "python -m pretrain"), ("inspect", "python -m datapipe.inspect")])
 def test_subcommands_are_the_jobs_own_entry_points(sub, prog, capsys):
     with pytest.raises(SystemExit) as e:
         main([sub, "--help"])
