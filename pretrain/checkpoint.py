@@ -37,9 +37,12 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from ray.train import Checkpoint
+from tokenizers import Tokenizer
 
 from raypretrain import storage
-from raypretrain.config import ConfigError, from_dict
+from raypretrain.config import ConfigError, from_dict, to_dict
 from pretrain.config import PretrainConfig
 from pretrain.model import GPT
 
@@ -237,24 +240,22 @@ def load_rng(path: str, generator: torch.Generator) -> bool:
     return True
 
 
-def save_checkpoint(engine, path: str, state: dict, config: dict, rank: int, world: int,
-                    generator: torch.Generator, crash: bool = False):
-    """Every rank writes its DeepSpeed shard, its RNG states and (rank 0) the run's JSON files into its
-    staging folder `path`, then its completion marker, and hands Ray the folder to report. Ray registers
-    the checkpoint only once every rank has reported, so a crash in the middle of a save leaves the
-    previous checkpoint the latest."""
-    from ray.train import Checkpoint
-
+def save_checkpoint(engine, path: str, state: dict, cfg: PretrainConfig, tokenizer: bytes, rank: int, world: int,
+                    generator: torch.Generator, crash: bool = False) -> Checkpoint:
+    """Every rank writes its DeepSpeed shard, its RNG states and (rank 0) the run's files (state.json,
+    config.json, the `tokenizer` bytes) into its staging folder `path`, then its completion marker, and
+    hands Ray the folder to report. Ray registers the checkpoint only once every rank has reported, so
+    a crash in the middle of a save leaves the previous checkpoint the latest."""
     engine.save_checkpoint(path, tag=TAG)
     torch.save(rng_state(generator), os.path.join(path, f"rng_rank{rank}.pt"))
     if crash:  # debug: die with the save half done (see train.debug_crash_in_save_at_step)
         os._exit(1)
     if rank == 0:
-        for name, text in (("state.json", json.dumps(state, indent=1)),
-                           ("config.json", json.dumps(config["cfg"], indent=1)),
-                           ("tokenizer.json", config["tokenizer_json"])):
-            with open(os.path.join(path, name), "w") as f:
-                f.write(text)
+        for name, data in (("state.json", json.dumps(state, indent=1).encode()),
+                           ("config.json", json.dumps(to_dict(cfg), indent=1).encode()),
+                           ("tokenizer.json", tokenizer)):
+            with open(os.path.join(path, name), "wb") as f:
+                f.write(data)
     seal(path, rank, world)
     return Checkpoint.from_directory(path)
 
@@ -282,8 +283,6 @@ def restore(engine, checkpoint_dir: str, rank: int, generator: torch.Generator, 
 def _check_together(folders: list[str], rank: int, device, say: Callable[[str], None]) -> None:
     """check_complete on every rank, each hashing its share of the files (DeepSpeed makes every rank
     read them all); if any rank finds a bad file, every rank raises."""
-    import torch.distributed as dist
-
     error = ""
     try:
         for folder in folders:
@@ -305,6 +304,16 @@ def check_tokenizer(tokenizer_json: str | bytes, manifest: dict, what: str) -> N
     if got != want:
         raise ConfigError(f"{what} is not the tokenizer the shards were encoded with "
                           f"(sha256 {got[:12]}…, their manifest.json records {want[:12]}…)")
+
+
+def load_tokenizer(uri: str, manifest: dict, what: str) -> bytes:
+    """The bytes of the tokenizer.json at `uri` (a path or URI), once check_tokenizer has found them the
+    ones the shards were encoded with."""
+    loc = storage.resolve(uri)
+    with loc.fs.open_input_stream(loc.path) as f:
+        data = f.read()
+    check_tokenizer(data, manifest, what)
+    return data
 
 
 def check_resumable(state: dict, manifest: dict, where: str) -> None:
@@ -361,6 +370,7 @@ def consolidated_state_dict(path: str, zero_stage: int) -> dict[str, torch.Tenso
         (states,) = glob.glob(os.path.join(glob.escape(path), TAG, "mp_rank_*_model_states.pt"))
         module = torch.load(states, map_location="cpu", weights_only=True)["module"]
         return {k: v.float() for k, v in module.items()}
+    # heavy (seconds), and only ZeRO checkpoints need it
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
     return get_fp32_state_dict_from_zero_checkpoint(path, tag=TAG)  # unpickles: only after check_complete
@@ -373,10 +383,8 @@ def load_config(path: str) -> PretrainConfig:
         return from_dict(PretrainConfig, json.load(f))
 
 
-def load_model(path: str) -> tuple[GPT, PretrainConfig, "object"]:
+def load_model(path: str) -> tuple[GPT, PretrainConfig, Tokenizer]:
     """(model in eval mode, its PretrainConfig, its tokenizers.Tokenizer) from a complete checkpoint folder."""
-    from tokenizers import Tokenizer
-
     if not os.path.isdir(path):
         raise ConfigError(f"checkpoint not found: no folder {path}")
     check_complete(path)

@@ -17,6 +17,7 @@ Validation reads the first `eval_blocks` val blocks (all sources, manifest order
 """
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,8 +25,10 @@ from functools import lru_cache
 import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
+import ray.data
 
 from raypretrain import storage
+from raypretrain.config import ConfigError
 
 CYCLE = 1000
 
@@ -60,8 +63,6 @@ def sources_of(manifest: dict, split: str) -> list[Source]:
 
 def mix_weights(sources: list[Source], manifest: dict, weights: dict[str, float]) -> list[float]:
     """Normalised weights per source; empty `weights` means proportional to train tokens."""
-    from raypretrain.config import ConfigError
-
     names = [s.name for s in sources]
     unknown = sorted(set(weights) - set(names))
     if unknown:
@@ -138,9 +139,8 @@ class ShardCache:
             if isinstance(loc.fs, pafs.LocalFileSystem):
                 self.open[rel] = np.load(loc.path, mmap_mode="r")
             else:
-                import io as _io
                 with loc.fs.open_input_stream(loc.path) as f:
-                    self.open[rel] = np.load(_io.BytesIO(f.read()))
+                    self.open[rel] = np.load(io.BytesIO(f.read()))
         return self.open[rel]
 
 
@@ -167,11 +167,8 @@ def rank_dataset(root: str, manifest: dict, weights: dict[str, float], seed: int
     """The Ray Dataset of rank `rank`'s next `count` samples after `start` global samples
     were consumed: global positions start + rank, start + world + rank, …, in order. A
     resumed run asks for exactly the remaining range; nothing is read and thrown away."""
-    import ray.data
-
     sources = sources_of(manifest, "train")
     if not sources:
-        from raypretrain.config import ConfigError
         raise ConfigError(f"{root}: no train shards in manifest.json")
     w = mix_weights(sources, manifest, weights)
     # Blocks built here and put in the object store, with no Ray task at all: range()'s read
@@ -185,8 +182,15 @@ def rank_dataset(root: str, manifest: dict, weights: dict[str, float], seed: int
         batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=1), num_cpus=0)
 
 
+def check_val(root: str, manifest: dict) -> None:
+    """ConfigError when the shards hold no validation blocks (the driver checks before training starts)."""
+    if not sources_of(manifest, "val"):
+        raise ConfigError(f"{root}: no validation shards (set data.datapipe.pack.val_fraction > 0)")
+
+
 def val_blocks(root: str, manifest: dict, n: int) -> np.ndarray:
     """The first n validation blocks over all sources (manifest order), int64 (n, block_len)."""
+    check_val(root, manifest)
     cache, rows = ShardCache(root), []
     for src in sources_of(manifest, "val"):
         for rel in src.shards:
@@ -194,9 +198,6 @@ def val_blocks(root: str, manifest: dict, n: int) -> np.ndarray:
                 if len(rows) == n:
                     return np.stack(rows).astype(np.int64)
                 rows.append(block)
-    if not rows:
-        from raypretrain.config import ConfigError
-        raise ConfigError(f"{root}: no validation shards (set data.datapipe.pack.val_fraction > 0)")
     return np.stack(rows).astype(np.int64)
 
 

@@ -1,13 +1,15 @@
 """The per-worker training loop: one DeepSpeed engine per Ray Train worker.
 
-`train_func` is what `TorchTrainer` runs on every worker. It rebuilds the typed config
-from the dict it is given, builds the engine, restores the last checkpoint if Ray hands
-one over, and then runs llm.c's loop shape:
+`train_func` is what `TorchTrainer` runs on every worker. Its first line rebuilds the
+`WorkerInputs` that `pretrain.trainer.build_trainer` sent as plain data; `start` builds the
+engine, restored from the last checkpoint if Ray hands one over or the driver named one, into
+a `Training` that `train_step`, `evaluate`, `checkpoint` and `log_progress` take. Then llm.c's
+loop shape:
 
     for step in range(start, total + 1):
-        last_step = step == total
+        last = step == total
         evaluate / checkpoint when due (always on the last step)
-        if last_step: break
+        if last: break
         one optimizer step (gradient accumulation over micro-batches)
 
 so the final eval and checkpoint are the loop body's own, not code after the loop.
@@ -20,22 +22,135 @@ import math
 import os
 import tempfile
 import time
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
+import pyarrow.fs
+import ray.data
+import ray.train
+import ray.train.torch
 import torch
+import torch.distributed as dist
+from torch.utils.tensorboard import SummaryWriter
 
-from raypretrain import storage
-from raypretrain.config import from_dict
-from pretrain.checkpoint import restore, save_checkpoint, staging, sweep_staging
+from pretrain.checkpoint import load_tokenizer, restore, save_checkpoint, staging, sweep_staging
 from pretrain.config import PretrainConfig
+from pretrain.data import rank_dataset, val_blocks
 from pretrain.model import GPT, GPTConfig, flops_per_token, mlm_mask
-from raypretrain.console import attach, clock, flush, no_stdout_prints, quiet_libraries, say
-from raypretrain.console import step as show_step
+from raypretrain import storage
+from raypretrain.config import ConfigError, from_dict
+from raypretrain.console import Progress, attach, clock, quiet, quiet_loggers, quiet_warnings
 
 IGNORE = -100
 # Dense bf16 peak FLOP/s per device, for MFU. Unknown devices (and CPUs) report no MFU.
 PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12}
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a run's files go, derived once from its config (`RunPaths.of(cfg)`, on the driver: a
+    relative run.storage_path is made absolute there, since Ray workers do not share its cwd)."""
+
+    storage_path: str
+    """run.storage_path: an absolute local folder, or the URI as given."""
+    remote: bool
+    """The storage is a URI (s3://, gs://, file://): the driver does not look for checkpoints in it,
+    TensorBoard events are written to a local folder and mirrored there, the report goes below outputs/."""
+    run_dir: str
+    """<storage_path>/<run.name>: Ray's run folder, holding the checkpoint_* folders."""
+    tensorboard: str
+    """The local folder rank 0 writes its TensorBoard events to."""
+    tensorboard_mirror: str | None
+    """With remote storage, <run_dir>/tensorboard: where rank 0 copies its events at every checkpoint."""
+    live_position: str
+    """Live mode: the file through which a resumed run tells the stream which input files to skip."""
+    trace: str
+    """train.record_trace: each rank's per-step record (rank<r>.jsonl)."""
+    report: str
+    """The run report's folder: <run_dir>/report, or outputs/report/<name>/report with remote storage."""
+
+    @classmethod
+    def of(cls, cfg: PretrainConfig) -> RunPaths:
+        run = cfg.run
+        remote = storage.is_remote(run.storage_path)
+        root = run.storage_path if remote else os.path.abspath(run.storage_path)
+        run_dir = os.path.join(root, run.name)
+        if run.tensorboard_dir:
+            tensorboard = os.path.abspath(run.tensorboard_dir)
+        elif remote:
+            tensorboard = os.path.abspath(os.path.join("outputs", "tensorboard", run.name))
+        else:
+            tensorboard = os.path.join(run_dir, "tensorboard")
+        return cls(storage_path=root, remote=remote, run_dir=run_dir, tensorboard=tensorboard,
+                   tensorboard_mirror=f"{run_dir}/tensorboard" if remote else None,
+                   live_position=os.path.join(run_dir, "live_position.json"), trace=os.path.join(run_dir, "trace"),
+                   report=os.path.join(os.path.join("outputs", "report", run.name) if remote else run_dir, "report"))
+
+
+@dataclass(frozen=True)
+class ResumeFrom:
+    """The checkpoint the driver chose (--resume), for the workers."""
+
+    path: str | None = None
+    """Absolute checkpoint folder to start from; None: start fresh, or from what Ray hands over."""
+    universal: str | None = None
+    """Its universal conversion, when it was written by another number of ranks."""
+    skip: tuple[str, ...] = ()
+    """This run's checkpoints the workers must not take from Ray (incomplete, or older than `path`)."""
+
+
+@dataclass(frozen=True)
+class WorkerInputs:
+    """What `build_trainer` hands every worker: it crosses the Ray boundary as `to_dict(inputs)`
+    (train_loop_config) and `train_func`'s first line rebuilds it. Only small things: the workers
+    read the tokenizer and the validation blocks (data.shards, train.eval_blocks) themselves."""
+
+    config: PretrainConfig
+    manifest: dict[str, Any]
+    """The shards' manifest.json, without the datapipe config it records."""
+    paths: RunPaths
+    tokenizer: str
+    """Path or URI of the tokenizer.json the shards were encoded with (checked against the manifest)."""
+    per_rank: bool
+    """Shard mode: one deterministic dataset per rank (train_<rank>); else the live stream, split by Ray."""
+    resume: ResumeFrom = field(default_factory=ResumeFrom)
+    progress: str | None = None
+    """The name of the driver's progress Board (raypretrain/console.py); None: rank 0 prints."""
+
+
+@dataclass
+class Training:
+    """One worker's training, built by `start`: what the loop's helpers share."""
+
+    engine: Any
+    cfg: PretrainConfig
+    manifest: dict
+    device: torch.device
+    generator: torch.Generator
+    """The MLM masking RNG (saved in every checkpoint)."""
+    progress: Progress = field(default_factory=Progress)
+    rank: int = 0
+    world: int = 1
+    paths: RunPaths | None = None
+    tokenizer: bytes = b""
+    """The tokenizer.json bytes, written into every checkpoint."""
+    state: dict = field(default_factory=dict)
+    """What a checkpoint records: step, tokens, samples, world, seq_len, tokenizer_sha256 (live mode: files_done)."""
+    writer: SummaryWriter | None = None
+    """Rank 0's TensorBoard writer (None on other ranks)."""
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.device.type == "cuda"
+
+    def quiet(self, *packages: str):
+        """Around one call into the libraries, unless run.verbose: no Future/Deprecation/User warnings
+        (DeepSpeed's ZeRO steps call torch.distributed functions torch deprecates), and no print()s of
+        `packages` (raypretrain.console.quiet)."""
+        if self.cfg.run.verbose:
+            return contextlib.nullcontext()
+        return quiet(*packages) if packages else quiet_warnings()
 
 
 def lr_at(step: int, peak: float, warmup: int, total: int, min_ratio: float) -> float:
@@ -49,8 +164,6 @@ def lr_at(step: int, peak: float, warmup: int, total: int, min_ratio: float) -> 
 
 def model_config(cfg: PretrainConfig, manifest: dict) -> GPTConfig:
     """The model shape for these shards; a mismatch is the user's to fix (ConfigError)."""
-    from raypretrain.config import ConfigError
-
     need = manifest["vocab_size"] + (1 if cfg.train.objective == "mlm" else 0)
     if cfg.model.vocab_size < need:
         raise ConfigError(f"model.vocab_size: {cfg.model.vocab_size} is smaller than the tokenizer's "
@@ -100,12 +213,12 @@ def deep_merge(base: dict, top: dict) -> dict:
     return out
 
 
-def build_engine(cfg: PretrainConfig, mcfg: GPTConfig, on_gpu: bool, universal: bool = False):
+def build_engine(cfg: PretrainConfig, on_gpu: bool, universal: bool = False):
     """The DeepSpeed engine; `universal` prepares it to load a universal (re-shardable) checkpoint."""
-    import deepspeed
+    import deepspeed  # heavy (seconds), and it picks its accelerator at import: after DS_ACCELERATOR is set
 
     torch.manual_seed(cfg.train.seed)
-    model = GPT(mcfg)
+    model = GPT(cfg.model)
     o = cfg.optim
     optimizer = torch.optim.AdamW(model.param_groups(o.weight_decay), lr=o.lr, betas=(o.beta1, o.beta2),
                                   eps=o.eps, fused=on_gpu)
@@ -120,7 +233,7 @@ def build_engine(cfg: PretrainConfig, mcfg: GPTConfig, on_gpu: bool, universal: 
     return engine
 
 
-def batch_inputs(tokens: torch.Tensor, cfg: PretrainConfig, mcfg: GPTConfig, manifest: dict,
+def batch_inputs(tokens: torch.Tensor, cfg: PretrainConfig, manifest: dict,
                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """(inputs, targets, causal) for one batch of packed blocks (B, seq_len + 1)."""
     pad = manifest["pad_id"]
@@ -141,10 +254,15 @@ class StepResult(NamedTuple):
     grad_norm: float   # before clipping
 
 
-def train_step(engine, batches, cfg, mcfg, manifest, generator, device) -> StepResult:
+def train_step(t: Training, batches) -> StepResult:
     """One optimizer step over grad_accum micro-batches."""
-    wait, losses, positions, norm = 0.0, [], [], None
-    accum = cfg.grad_accum_steps()
+    with t.quiet():
+        return _train_step(t, batches)
+
+
+def _train_step(t: Training, batches) -> StepResult:
+    engine, wait, losses, positions, norm = t.engine, 0.0, [], [], None
+    accum = t.cfg.grad_accum_steps()
     for i in range(accum):
         t0 = time.perf_counter()
         batch = next(batches)
@@ -153,7 +271,7 @@ def train_step(engine, batches, cfg, mcfg, manifest, generator, device) -> StepR
             positions += batch["pos"].tolist()
         elif "file" in batch:
             positions += batch["file"].tolist()
-        x, y, causal = batch_inputs(batch["tokens"].to(device), cfg, mcfg, manifest, generator)
+        x, y, causal = batch_inputs(batch["tokens"].to(t.device), t.cfg, t.manifest, t.generator)
         _, loss = engine(x, y, causal=causal)
         engine.backward(loss)
         if i == accum - 1 and engine.zero_optimization_stage() == 0:
@@ -167,14 +285,18 @@ def train_step(engine, batches, cfg, mcfg, manifest, generator, device) -> StepR
     return StepResult(torch.stack(losses).mean().item(), wait, positions, float("nan") if norm is None else norm)
 
 
-@torch.no_grad()
-def evaluate(engine, val: np.ndarray, cfg, mcfg, manifest, device) -> dict:
+def evaluate(t: Training, val: np.ndarray) -> dict:
     """Validation loss and perplexity, all ranks together (ZeRO-3 needs every rank's forward)."""
-    import torch.distributed as dist
+    with t.quiet():
+        return _evaluate(t, val)
 
+
+@torch.no_grad()
+def _evaluate(t: Training, val: np.ndarray) -> dict:
+    engine, cfg = t.engine, t.cfg
     engine.eval()
     generator = torch.Generator().manual_seed(cfg.train.seed + 1)  # the same masks every eval
-    total = torch.zeros(2, dtype=torch.float64, device=device)  # (sum of losses × tokens, tokens)
+    total = torch.zeros(2, dtype=torch.float64, device=t.device)  # (sum of losses × tokens, tokens)
     mb = cfg.train.micro_batch_size
     # every rank runs the same number of forwards; ranks past the data run an empty-weighted one
     n_batches = math.ceil(math.ceil(len(val) / dist.get_world_size()) / mb)
@@ -184,10 +306,10 @@ def evaluate(engine, val: np.ndarray, cfg, mcfg, manifest, device) -> dict:
         weight = len(chunk)
         if not weight:
             chunk = val[:1]
-        x, y, causal = batch_inputs(torch.from_numpy(chunk).to(device), cfg, mcfg, manifest, generator)
+        x, y, causal = batch_inputs(torch.from_numpy(chunk).to(t.device), cfg, t.manifest, generator)
         _, loss = engine(x, y, causal=causal)
         n = (y != IGNORE).sum().item() if weight else 0
-        total += torch.tensor([loss.double().item() * n, n], dtype=torch.float64, device=device)
+        total += torch.tensor([loss.double().item() * n, n], dtype=torch.float64, device=t.device)
     dist.all_reduce(total)
     engine.train()
     loss = (total[0] / total[1].clamp(min=1)).item()
@@ -202,186 +324,192 @@ def mfu(tokens_per_s: float, mcfg: GPTConfig, on_gpu: bool, world: int) -> float
     return None if peak is None else tokens_per_s * flops_per_token(mcfg, mcfg.seq_len) / (peak * world)
 
 
+@dataclass
+class Window:
+    """Sums over the optimizer steps since the last progress line."""
+
+    time: float = 0.0
+    wait: float = 0.0
+    steps: int = 0
+    loss: float = 0.0
+    grad_norm: float = float("nan")
+    """The last step's."""
+
+    def add(self, seconds: float, result: StepResult) -> None:
+        self.time, self.wait, self.steps = self.time + seconds, self.wait + result.wait, self.steps + 1
+        self.loss, self.grad_norm = self.loss + result.loss, result.grad_norm
+
+
 def train_func(config: dict) -> None:
-    """Ray Train worker entry. config = {"cfg": PretrainConfig as dict, "manifest": the shards' manifest,
-    "tokenizer_json", "per_rank": shard mode, "val": validation blocks, "tensorboard_dir", "tensorboard_mirror":
-    remote storage's copy of it or None, "trace_dir", "run_dir", "resume_from": a checkpoint folder or None,
-    "universal": its universal conversion or None, "skip": run checkpoints that resume_from replaces}."""
-    import ray.train
-    import ray.train.torch
-
-    cfg = from_dict(PretrainConfig, config["cfg"])
-    if not cfg.run.verbose:
-        quiet_libraries()
-    manifest = config["manifest"]
-    rank, world = ray.train.get_context().get_world_rank(), ray.train.get_context().get_world_size()
-    attach(config.get("progress"))
-    device = ray.train.torch.get_device()
-    on_gpu, mcfg = device.type == "cuda", model_config(cfg, manifest)
-    engine, generator, state = _start(config, cfg, mcfg, manifest, rank, world, on_gpu)
-    total, per_rank_step = cfg.total_steps(), cfg.seqs_per_step() // world
-    start, last_file = state["step"], state.get("files_done", 0)
-    batches = iter(_train_batches(cfg, config, state, rank, world, total))
-    val = np.asarray(config["val"])
-    trace, writer = Trace(config.get("trace_dir"), rank), _writer(config, rank, state)
-
-    run_start, window = time.perf_counter(), {"time": 0.0, "wait": 0.0, "steps": 0, "loss": 0.0}
-    for step in range(start, total + 1):
-        last_step = step == total
+    """Ray Train worker entry; `config` is a WorkerInputs as plain data."""
+    inputs = from_dict(WorkerInputs, config)
+    t = start(inputs)
+    cfg, state, total, begin = t.cfg, t.state, t.cfg.total_steps(), t.state["step"]
+    batches = iter(_train_batches(t, inputs.per_rank, total))
+    val = val_blocks(cfg.data.shards, t.manifest, cfg.train.eval_blocks)
+    trace = Trace(inputs.paths.trace if cfg.train.record_trace else None, t.rank)
+    run_start, window, last_file = time.perf_counter(), Window(), state.get("files_done", 0)
+    for step in range(begin, total + 1):
+        last = step == total
         metrics: dict = {"step": step, "tokens": state["tokens"]}
-        if step % cfg.train.eval_every == 0 or last_step:
-            metrics |= evaluate(engine, val, cfg, mcfg, manifest, device)
-            _show_eval(metrics, step, total, rank, writer)
-        if (step > start and step % cfg.train.checkpoint_every == 0) or last_step:
-            if not config["per_rank"]:
+        if step % cfg.train.eval_every == 0 or last:
+            metrics |= evaluate(t, val)
+            show_eval(t, metrics, step, record=not begin or step > begin)  # the events hold step `begin`'s
+        if (step > begin and step % cfg.train.checkpoint_every == 0) or last:
+            if not inputs.per_rank:
                 state["files_done"] = files_consumed(last_file)
-            crash = step == cfg.train.debug_crash_in_save_at_step and trace.first_crash()
-            _save_and_report(engine, metrics, state, config, rank, world, generator, writer, crash)
+            checkpoint(t, metrics, crash=step == cfg.train.debug_crash_in_save_at_step and trace.first_crash())
         elif "val_loss" in metrics:
             ray.train.report(metrics)
-        if last_step:
+        if last:
             break
 
         t0 = time.perf_counter()
-        loss, wait, positions, grad_norm = train_step(engine, batches, cfg, mcfg, manifest, generator, device)
-        last_file = positions[-1] if positions and not config["per_rank"] else last_file
+        result = train_step(t, batches)
         dt = time.perf_counter() - t0
-        trace.record(step, loss, positions)
+        last_file = result.positions[-1] if result.positions and not inputs.per_rank else last_file
+        trace.record(step, result.loss, result.positions)
         state.update(step=step + 1, tokens=state["tokens"] + cfg.train.global_batch_tokens,
-                     samples=state["samples"] + per_rank_step * world)
-        for k, v in (("time", dt), ("wait", wait), ("steps", 1), ("loss", loss)):
-            window[k] += v
-        window["grad_norm"] = grad_norm
-        if rank == 0:
-            eta = (time.perf_counter() - run_start) / (step + 1 - start) * (total - step - 1)
-            show_step(step=step + 1, total=total, loss=window["loss"] / window["steps"],
-                      tok_s=cfg.train.global_batch_tokens / dt, eta=eta)
-        if (step + 1) % cfg.train.log_every == 0 and rank == 0:
-            log_progress(writer, window, step + 1, total, engine, cfg, mcfg, on_gpu, world, eta)
-            window = {"time": 0.0, "wait": 0.0, "steps": 0, "loss": 0.0}
-    if writer:
-        writer.close()
-    flush()  # the last messages reach the driver before fit() returns
+                     samples=state["samples"] + cfg.seqs_per_step() // t.world * t.world)
+        window.add(dt, result)
+        if t.rank == 0:
+            eta = (time.perf_counter() - run_start) / (step + 1 - begin) * (total - step - 1)
+            t.progress.step(step=step + 1, total=total, loss=window.loss / window.steps,
+                            tok_s=cfg.train.global_batch_tokens / dt, eta=eta)
+            if (step + 1) % cfg.train.log_every == 0:
+                log_progress(t, window, step + 1, eta)
+                window = Window()
+    if t.writer:
+        t.writer.close()
+    t.progress.flush()  # the last messages reach the driver before fit() returns
 
 
-def _start(config: dict, cfg: PretrainConfig, mcfg: GPTConfig, manifest: dict, rank: int, world: int,
-           on_gpu: bool) -> tuple:
-    """(engine, masking generator, state): a fresh engine, or one restored from Ray's checkpoint (set
-    when Ray restarted us after a failure, or continues the run) or from the driver's `resume_from`."""
-    import ray.train
-
-    if not on_gpu:  # else DeepSpeed warns that it found no GPU and picked the CPU
+def start(inputs: WorkerInputs) -> Training:
+    """This worker's Training: a fresh engine, or one restored from Ray's checkpoint (set when Ray
+    restarted us after a failure, or continues the run) or from the driver's resume point."""
+    cfg, manifest = inputs.config, inputs.manifest
+    if not cfg.run.verbose:
+        quiet_loggers()
+    context, device = ray.train.get_context(), ray.train.torch.get_device()
+    t = Training(None, cfg, manifest, device, torch.Generator(), attach(inputs.progress),
+                 context.get_world_rank(), context.get_world_size(), inputs.paths,
+                 load_tokenizer(inputs.tokenizer, manifest, inputs.tokenizer))
+    model_config(cfg, manifest)
+    if not t.on_gpu:  # else DeepSpeed warns that it found no GPU and picked the CPU
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint and os.path.basename(checkpoint.path.rstrip("/")) in config.get("skip", ()):
-        checkpoint = None  # the driver found it incomplete, or older than the one it chose: resume_from instead
-    # a checkpoint written by another number of ranks is loaded from its universal conversion
-    universal = config.get("universal")
-    if checkpoint and not _written_before(checkpoint, config.get("resume_from")):
-        universal = None
-    sweep_staging(config.get("run_dir") or cfg.run.name)  # what a crashed worker of this run left on this node
-    with contextlib.nullcontext() if cfg.run.verbose else no_stdout_prints():  # "… shm_comm_op built successfully"
-        engine = build_engine(cfg, mcfg, on_gpu, universal=bool(universal))
-    generator = torch.Generator().manual_seed(cfg.train.seed * 1000 + rank)
-    state = {"step": 0, "tokens": 0, "samples": 0, "world": world, "seq_len": manifest["seq_len"],
-             "tokenizer_sha256": manifest["tokenizer_sha256"]}
-    if checkpoint and not universal:
-        with checkpoint.as_directory() as path:
-            state = restore(engine, path, rank, generator, manifest, say=say)
-    elif config.get("resume_from"):
-        state = restore(engine, config["resume_from"], rank, generator, manifest, universal, say=say)
-    if state["world"] != world and not universal:
-        raise RuntimeError(f"the checkpoint has {state['world']} ranks and this run {world}, but it was not "
+    handed, universal = _ray_checkpoint(inputs)
+    sweep_staging(inputs.paths.run_dir)  # what a crashed worker of this run left on this node
+    with t.quiet("deepspeed"):  # "… shm_comm_op built successfully"
+        t.engine = build_engine(cfg, t.on_gpu, universal=bool(universal))
+    t.generator.manual_seed(cfg.train.seed * 1000 + t.rank)
+    t.state = {"step": 0, "tokens": 0, "samples": 0, "world": t.world, "seq_len": manifest["seq_len"],
+               "tokenizer_sha256": manifest["tokenizer_sha256"]}
+    with t.quiet("deepspeed"):
+        if handed and not universal:
+            with handed.as_directory() as path:
+                t.state = restore(t.engine, path, t.rank, t.generator, manifest, say=t.progress.say)
+        elif inputs.resume.path:
+            t.state = restore(t.engine, inputs.resume.path, t.rank, t.generator, manifest, universal,
+                              say=t.progress.say)
+    if t.state["world"] != t.world and not universal:
+        raise RuntimeError(f"the checkpoint has {t.state['world']} ranks and this run {t.world}, but it was not "
                            "converted for elastic resume (resume through python -m pretrain --resume)")
-    state["world"] = world
-    return engine, generator, state
+    t.state["world"] = t.world
+    t.writer = open_writer(t)
+    return t
 
 
-def _writer(config: dict, rank: int, state: dict):
-    """Rank 0's TensorBoard writer (None elsewhere), continuing at the resumed step."""
-    writer = None
-    if rank == 0 and config["tensorboard_dir"]:
-        from torch.utils.tensorboard import SummaryWriter
+def _ray_checkpoint(inputs: WorkerInputs) -> tuple:
+    """(Ray's checkpoint to restore or None, the universal conversion to load instead or None)."""
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint and os.path.basename(checkpoint.path.rstrip("/")) in inputs.resume.skip:
+        checkpoint = None  # the driver found it incomplete, or older than the one it chose: resume.path instead
+    # a checkpoint written by another number of ranks is loaded from its universal conversion
+    universal = inputs.resume.universal
+    if checkpoint and not _written_before(checkpoint, inputs.resume.path):
+        universal = None
+    return checkpoint, universal
 
-        writer = SummaryWriter(config["tensorboard_dir"], purge_step=state["step"] or None)
-        say(f"[pretrain] TensorBoard logs: {config['tensorboard_dir']}")
-    if rank == 0 and state["step"]:
-        say(f"[pretrain] resumed at step {state['step']} ({state['samples']:,} samples consumed)")
+
+def open_writer(t: Training) -> SummaryWriter | None:
+    """Rank 0's TensorBoard writer (None elsewhere). A resumed run writes a fresh event file that
+    starts by purging the events after its checkpoint's step (what the interrupted run wrote past
+    it), so TensorBoard shows each step once. The events up to that step are kept: the checkpoint
+    was saved after them (and after `checkpoint` flushed them), so the resumed run does not record
+    its re-evaluation of that step again."""
+    writer, step = None, t.state["step"]
+    if t.rank == 0 and t.paths.tensorboard:
+        writer = SummaryWriter(t.paths.tensorboard, purge_step=step + 1 if step else None,
+                               filename_suffix=f".resumed-at-{step}" if step else "")
+        t.progress.say(f"[pretrain] TensorBoard logs: {t.paths.tensorboard}")
+    if t.rank == 0 and step:
+        t.progress.say(f"[pretrain] resumed at step {step} ({t.state['samples']:,} samples consumed)")
     return writer
 
 
-def _show_eval(metrics: dict, step: int, total: int, rank: int, writer) -> None:
-    if rank == 0:
-        show_step(step=step, total=total, val=metrics["val_loss"])
-        say(f"[pretrain] step {step}/{total} | val loss {metrics['val_loss']:.3f} | val ppl {metrics['val_ppl']:.1f}")
-    if writer:
-        writer.add_scalar("val/loss", metrics["val_loss"], step)
-        writer.add_scalar("val/perplexity", metrics["val_ppl"], step)
+def show_eval(t: Training, metrics: dict, step: int, record: bool = True) -> None:
+    """Rank 0 shows an eval on the console and, when `record`, in TensorBoard."""
+    if t.rank == 0:
+        t.progress.step(step=step, total=t.cfg.total_steps(), val=metrics["val_loss"])
+        t.progress.say(f"[pretrain] step {step}/{t.cfg.total_steps()} | val loss {metrics['val_loss']:.3f} | "
+                       f"val ppl {metrics['val_ppl']:.1f}")
+    if t.writer and record:
+        t.writer.add_scalar("val/loss", metrics["val_loss"], step)
+        t.writer.add_scalar("val/perplexity", metrics["val_ppl"], step)
 
 
-def _save_and_report(engine, metrics: dict, state: dict, config: dict, rank: int, world: int, generator,
-                     writer, crash: bool) -> None:
+def checkpoint(t: Training, metrics: dict, crash: bool = False) -> None:
     """Save this rank's part of a checkpoint in a staging folder (removed afterwards, even on an
-    error) and report it with the metrics; Ray uploads it and registers it once every rank has."""
-    import ray.train
-
-    if writer and config.get("tensorboard_mirror"):
-        writer.flush()
-        storage.copy_tree(config["tensorboard_dir"], config["tensorboard_mirror"])
-    with staging(config.get("run_dir") or config["cfg"]["run"]["name"]) as path:
-        saved = save_checkpoint(engine, path, state, config, rank, world, generator, crash)
+    error) and report it with the metrics; Ray uploads it and registers it once every rank has.
+    Rank 0's TensorBoard events up to this step reach the disk (and the storage's mirror) first."""
+    if t.writer:
+        t.writer.flush()
+        if t.paths.tensorboard_mirror:
+            storage.copy_tree(t.paths.tensorboard, t.paths.tensorboard_mirror)
+    with staging(t.paths.run_dir) as path, t.quiet():
+        saved = save_checkpoint(t.engine, path, t.state, t.cfg, t.tokenizer, t.rank, t.world, t.generator, crash)
         ray.train.report(metrics, checkpoint=saved, delete_local_checkpoint_after_upload=True)
 
 
 def _written_before(checkpoint, resume_from: str | None) -> bool:
     """Is Ray's checkpoint the very one we were told to resume from (so use its conversion)?
     Only local folders are given as --resume PATH, so a remote checkpoint never is (and is not downloaded)."""
-    import pyarrow.fs
-
     local = isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem) and os.path.isdir(checkpoint.path)
     return bool(resume_from) and local and os.path.samefile(checkpoint.path, resume_from)
 
 
-def _train_batches(cfg: PretrainConfig, config: dict, state: dict, rank: int, world: int, total: int):
-    """This rank's micro-batches from the data position in `state` onwards."""
-    import ray.data
-    import ray.train
-
-    from pretrain.data import rank_dataset
-
+def _train_batches(t: Training, per_rank: bool, total: int):
+    """This rank's micro-batches from the data position in `t.state` onwards."""
+    cfg, state = t.cfg, t.state
     kwargs = dict(batch_size=cfg.train.micro_batch_size, drop_last=True,
                   prefetch_batches=cfg.data.prefetch_batches, dtypes=torch.int64)
-    if config["per_rank"] and state["samples"]:
+    if per_rank and state["samples"]:
         # Resuming: read exactly the remaining range, from the same deterministic order.
         ray.data.DataContext.get_current().execution_options.preserve_order = True
-        remaining = (total - state["step"]) * cfg.seqs_per_step() // world
-        ds = rank_dataset(cfg.data.shards, config["manifest"], cfg.data.weights, cfg.data.seed, rank, world,
+        remaining = (total - state["step"]) * cfg.seqs_per_step() // t.world
+        ds = rank_dataset(cfg.data.shards, t.manifest, cfg.data.weights, cfg.data.seed, t.rank, t.world,
                           start=state["samples"], count=remaining, batch_size=cfg.train.micro_batch_size)
         return ds.iter_torch_batches(**kwargs)
-    if not config["per_rank"]:
-        _set_live_position(config["live_position"], state.get("files_done", 0), rank)
-    shard = ray.train.get_dataset_shard(f"train_{rank}" if config["per_rank"] else "train")
+    if not per_rank:
+        _set_live_position(t, state.get("files_done", 0))
+    shard = ray.train.get_dataset_shard(f"train_{t.rank}" if per_rank else "train")
     return shard.iter_torch_batches(**kwargs)
 
 
-def _set_live_position(position: str, files_done: int, rank: int) -> None:
+def _set_live_position(t: Training, files_done: int) -> None:
     """Live mode: tell the stream's read tasks how many leading input files to skip, before
     any rank starts reading (see datapipe/live.py)."""
-    import torch.distributed as dist
-
-    if rank == 0:
-        storage.write_json(storage.resolve(position), {"files_done": files_done})
+    if t.rank == 0:
+        storage.write_json(storage.resolve(t.paths.live_position), {"files_done": files_done})
         if files_done:
-            say(f"[pretrain] live mode: the first {files_done} input files were fully consumed "
-                "before the checkpoint; they are not read again")
+            t.progress.say(f"[pretrain] live mode: the first {files_done} input files were fully consumed "
+                           "before the checkpoint; they are not read again")
     dist.barrier()
 
 
 def files_consumed(last_file: int) -> int:
     """Live mode: input files before every rank's current one are fully consumed (blocks leave
     in file order and each carries the file of its first token)."""
-    import torch.distributed as dist
-
     t = torch.tensor([last_file], dtype=torch.int64)
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return int(t.item())
@@ -412,20 +540,21 @@ class Trace:
         return True
 
 
-def log_progress(writer, window, step, total, engine, cfg, mcfg, on_gpu, world, eta) -> None:
-    n = window["steps"]
-    tok_s = n * cfg.train.global_batch_tokens / window["time"]
-    wait_frac = window["wait"] / window["time"]
-    lr = engine.get_lr()[0]
-    scalars = {"train/loss": window["loss"] / n, "train/lr": lr, "train/grad_norm": window["grad_norm"],
-               "perf/tokens_per_s": tok_s, "perf/step_time_s": window["time"] / n, "perf/data_wait_fraction": wait_frac}
-    m = mfu(tok_s, mcfg, on_gpu, world)
+def log_progress(t: Training, window: Window, step: int, eta: float) -> None:
+    """Rank 0's progress line and TensorBoard scalars over the steps in `window`."""
+    cfg, n = t.cfg, window.steps
+    tok_s = n * cfg.train.global_batch_tokens / window.time
+    wait_frac = window.wait / window.time
+    lr = t.engine.get_lr()[0]
+    scalars = {"train/loss": window.loss / n, "train/lr": lr, "train/grad_norm": window.grad_norm,
+               "perf/tokens_per_s": tok_s, "perf/step_time_s": window.time / n, "perf/data_wait_fraction": wait_frac}
+    m = mfu(tok_s, cfg.model, t.on_gpu, t.world)
     if m is not None:
         scalars["perf/mfu"] = m
-    if writer:
+    if t.writer:
         for k, v in scalars.items():
-            writer.add_scalar(k, v, step)
-        writer.flush()
-    say(f"[pretrain] step {step}/{total} | loss {scalars['train/loss']:.3f} | lr {lr:.2e} | "
-        f"{tok_s / 1e3:.1f}k tok/s | data wait {wait_frac:.1%}"
-        + (f" | MFU {m:.1%}" if m is not None else "") + f" | ETA {clock(eta)}")
+            t.writer.add_scalar(k, v, step)
+        t.writer.flush()
+    t.progress.say(f"[pretrain] step {step}/{cfg.total_steps()} | loss {scalars['train/loss']:.3f} | lr {lr:.2e} | "
+                   f"{tok_s / 1e3:.1f}k tok/s | data wait {wait_frac:.1%}"
+                   + (f" | MFU {m:.1%}" if m is not None else "") + f" | ETA {clock(eta)}")

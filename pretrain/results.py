@@ -11,8 +11,8 @@ import torch
 from pretrain.checkpoint import load_model
 from pretrain.config import PretrainConfig
 from pretrain.data import load_manifest, unigram_entropy
+from pretrain.loop import RunPaths
 from pretrain.report import write_report
-from pretrain.trainer import run_dir, tensorboard_dir, tensorboard_mirror
 from raypretrain import storage
 from raypretrain.console import header
 
@@ -28,7 +28,7 @@ def sample_text(checkpoint_path: str, cfg: PretrainConfig) -> str:
 def finish(cfg: PretrainConfig, result) -> None:
     """Print the outcome, a generated sample and write the run report."""
     header("results")
-    m = result.metrics or {}
+    paths, m = RunPaths.of(cfg), result.metrics or {}
     ckpt = result.checkpoint.path if result.checkpoint else None
     entropy = unigram_entropy(cfg.data.shards, load_manifest(cfg.data.shards))
     done = (f"step {m.get('step')}, val loss {m.get('val_loss', float('nan')):.3f} "
@@ -36,22 +36,18 @@ def finish(cfg: PretrainConfig, result) -> None:
     print(f"[pretrain] done: {done}")
     print(f"[pretrain] checkpoint: {ckpt}")
     facts = {"run": cfg.run.name, "result": done, "checkpoint": str(ckpt), "shards": cfg.data.shards,
-             "TensorBoard": f"tensorboard --logdir {tensorboard_dir(cfg)}"}
-    if ckpt and "://" not in ckpt:
+             "TensorBoard": f"tensorboard --logdir {paths.tensorboard}"}
+    if ckpt and not storage.is_remote(ckpt):
         quiet = not cfg.run.verbose  # DeepSpeed's consolidation chatter and its "Loading checkpoint shards" bar
         with contextlib.redirect_stdout(StringIO() if quiet else sys.stdout), \
                 contextlib.redirect_stderr(StringIO() if quiet else sys.stderr):
             facts["sample"] = sample_text(ckpt, cfg)
         print(f"[pretrain] sample: {facts['sample']!r}")
-    local = "://" not in cfg.run.storage_path
-    out = os.path.join(run_dir(cfg) if local else os.path.join("outputs", "report", cfg.run.name), "report")
-    shards = cfg.data.shards.removeprefix("file://")
-    events, mirror = tensorboard_dir(cfg), tensorboard_mirror(cfg)
-    if mirror:  # rank 0 may have run on another node: read its events from the storage
-
-        events = os.path.join(out, "events")
-        storage.copy_tree(mirror, events)
-        facts["TensorBoard"] += f" (a copy: {mirror})"
-    report = write_report(out, events, None if "://" in shards else shards, facts)
+    shards, events = cfg.data.shards.removeprefix("file://"), paths.tensorboard
+    if paths.tensorboard_mirror:  # rank 0 may have run on another node: read its events from the storage
+        events = os.path.join(paths.report, "events")
+        storage.copy_tree(paths.tensorboard_mirror, events)
+        facts["TensorBoard"] += f" (a copy: {paths.tensorboard_mirror})"
+    report = write_report(paths.report, events, None if storage.is_remote(shards) else shards, facts)
     print(f"[pretrain] report: {report}")
     print(f"[pretrain] TensorBoard: {facts['TensorBoard']}")

@@ -16,11 +16,11 @@ from cluster.placement import gpus_available
 from datapipe.job import run as run_datapipe
 from datapipe.live import live_dataset
 from datapipe.stats import summary
-from pretrain.checkpoint import (check_complete, check_resumable, check_tokenizer, checkpoint_folders,
-                                 latest_checkpoint, universal_conversion, warn)
+from pretrain.checkpoint import (check_complete, check_resumable, checkpoint_folders, latest_checkpoint,
+                                 load_tokenizer, universal_conversion, warn)
 from pretrain.config import PretrainConfig
-from pretrain.data import load_manifest, rank_dataset, val_blocks
-from pretrain.loop import model_config, train_func
+from pretrain.data import check_val, load_manifest, rank_dataset
+from pretrain.loop import ResumeFrom, RunPaths, WorkerInputs, model_config, train_func
 from raypretrain import storage
 from raypretrain.config import ConfigError, to_dict
 from raypretrain.console import header
@@ -49,11 +49,11 @@ def ensure_shards(cfg: PretrainConfig) -> PretrainConfig:
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, shards=storage.resolve(dp.output).uri))
 
 
-def datasets_for(cfg: PretrainConfig, manifest: dict, tokenizer: str) -> tuple[dict, bool]:
+def datasets_for(cfg: PretrainConfig, manifest: dict, tokenizer: str, paths: RunPaths) -> tuple[dict, bool]:
     """({name: Dataset}, per_rank): per-rank deterministic shard streams, or the live pipeline."""
     if cfg.data.mode == "live":
         return {"train": live_dataset(cfg.data.datapipe, tokenizer, cfg.model.seq_len,
-                                      position=live_position(cfg))}, False
+                                      position=paths.live_position)}, False
     world = cfg.scaling.num_workers
     per_rank = cfg.total_steps() * cfg.seqs_per_step() // world
     return {f"train_{r}": rank_dataset(cfg.data.shards, manifest, cfg.data.weights, cfg.data.seed, r, world,
@@ -61,12 +61,12 @@ def datasets_for(cfg: PretrainConfig, manifest: dict, tokenizer: str) -> tuple[d
             for r in range(world)}, True
 
 
-def tokenizer_json(cfg: PretrainConfig) -> str:
-    loc = storage.resolve(cfg.data.live_tokenizer or cfg.data.shards)
-    if not cfg.data.live_tokenizer:
-        loc = loc.join("tokenizer.json")
-    with loc.fs.open_input_stream(loc.path) as f:
-        return f.read().decode()
+def tokenizer_uri(cfg: PretrainConfig) -> str:
+    """The tokenizer.json to encode with: data.live_tokenizer, or the shards' own (absolute: Ray workers
+    do not share the driver's cwd)."""
+    if cfg.data.live_tokenizer:
+        return storage.resolve(cfg.data.live_tokenizer).uri
+    return storage.resolve(cfg.data.shards).join("tokenizer.json").uri
 
 
 def check_data(cfg: PretrainConfig) -> tuple[dict, str]:
@@ -74,49 +74,24 @@ def check_data(cfg: PretrainConfig) -> tuple[dict, str]:
     the one the manifest records (a tokenizer.json replaced after datapipe wrote the shards is refused)."""
     manifest = load_manifest(cfg.data.shards)
     model_config(cfg, manifest)
-    tokenizer = tokenizer_json(cfg)
     what = (f"data.live_tokenizer {cfg.data.live_tokenizer}" if cfg.data.live_tokenizer
             else f"{cfg.data.shards.rstrip('/')}/tokenizer.json")
-    check_tokenizer(tokenizer, manifest, what)
-    return manifest, tokenizer
-
-
-def live_position(cfg: PretrainConfig) -> str:
-    """Live mode: the file through which a resumed run tells the stream which files to skip."""
-    return os.path.join(run_dir(cfg), "live_position.json")
-
-
-def storage_path(cfg: PretrainConfig) -> str:
-    p = cfg.run.storage_path
-    return p if "://" in p else os.path.abspath(p)
+    return manifest, load_tokenizer(tokenizer_uri(cfg), manifest, what).decode()
 
 
 def tensorboard_dir(cfg: PretrainConfig) -> str:
-    if cfg.run.tensorboard_dir:
-        return os.path.abspath(cfg.run.tensorboard_dir)
-    if "://" in cfg.run.storage_path:
-        return os.path.abspath(os.path.join("outputs", "tensorboard", cfg.run.name))
-    return os.path.join(storage_path(cfg), cfg.run.name, "tensorboard")
-
-
-def tensorboard_mirror(cfg: PretrainConfig) -> str | None:
-    """With remote storage (s3://, gs://), where rank 0 copies its event files at every
-    checkpoint: <storage_path>/<name>/tensorboard. None when the storage is a local folder."""
-    return f"{run_dir(cfg)}/tensorboard" if "://" in cfg.run.storage_path else None
-
-
-def run_dir(cfg: PretrainConfig) -> str:
-    return os.path.join(storage_path(cfg), cfg.run.name)
+    """RunPaths.of(cfg).tensorboard, under the name pretrain/main.py imports."""
+    return RunPaths.of(cfg).tensorboard
 
 
 def resume_point(cfg: PretrainConfig, resume: str, manifest: dict) -> tuple[str | None, str | None, list[str]]:
     """(checkpoint to resume from or None, the same as an absolute path for the workers, names of the
     run's checkpoints the workers must not take from Ray instead) for --resume. Only complete
     checkpoints are chosen (pretrain.checkpoint.check_complete)."""
-    local = "://" not in cfg.run.storage_path
-    own = checkpoint_folders(run_dir(cfg)) if local else []
+    paths = RunPaths.of(cfg)
+    own = checkpoint_folders(paths.run_dir) if not paths.remote else []
     if resume == "never" and own:
-        raise ConfigError(f"run {cfg.run.name} already has checkpoints in {run_dir(cfg)}; "
+        raise ConfigError(f"run {cfg.run.name} already has checkpoints in {paths.run_dir}; "
                           "pass --resume auto to continue it or choose another run.name")
     if resume not in ("auto", "never"):
         if own:
@@ -125,7 +100,7 @@ def resume_point(cfg: PretrainConfig, resume: str, manifest: dict) -> tuple[str 
         check_resume_path(resume, hashes=True)
         latest = resume
     else:
-        latest = latest_checkpoint(run_dir(cfg)) if own else None
+        latest = latest_checkpoint(paths.run_dir) if own else None
     explicit = os.path.abspath(latest) if latest else None
     if latest:
         with open(os.path.join(latest, "state.json")) as f:
@@ -161,13 +136,14 @@ def universal_checkpoint(checkpoint: str, cfg: PretrainConfig) -> str | None:
 def tidy_run_dir(cfg: PretrainConfig) -> int:
     """Remove the hidden `.tmp-*` files a crashed run left in its run folder (local storage only);
     called before the run starts, when nothing of it writes there."""
-    return storage.sweep_tmp(storage.resolve(run_dir(cfg)))
+    return storage.sweep_tmp(storage.resolve(RunPaths.of(cfg).run_dir))
 
 
 def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | None = None,
                   progress: str | None = None):
     """The TorchTrainer for cfg; `progress` names the driver's progress board (raypretrain/console.py)."""
     manifest, tokenizer = check_data(cfg)
+    paths = RunPaths.of(cfg)
     latest, explicit, skip = resume_point(cfg, resume, manifest)  # files only: before Ray is asked anything
     tidy_run_dir(cfg)
 
@@ -176,24 +152,22 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | N
     if reserved > cpus - 0.5 and not ray.cluster_resources().get("GPU", 0) and "RAY_ADDRESS" not in os.environ:
         raise ConfigError(f"scaling: {cfg.scaling.num_workers} workers × {cfg.scaling.cpus_per_worker} CPUs leave "
                           f"none of the {cpus:g} CPUs for Ray Data to read with; lower scaling.cpus_per_worker")
-    datasets, per_rank = datasets_for(cfg, manifest, tokenizer)
+    datasets, per_rank = datasets_for(cfg, manifest, tokenizer, paths)
     if latest:
         print(f"[pretrain] resuming from {latest}", flush=True)
-    loop_config = {"cfg": to_dict(cfg), "manifest": {k: v for k, v in manifest.items() if k != "config"},
-                   "tokenizer_json": tokenizer, "per_rank": per_rank, "live_position": live_position(cfg),
-                   "tensorboard_dir": tensorboard_dir(cfg), "tensorboard_mirror": tensorboard_mirror(cfg),
-                   "resume_from": explicit, "skip": skip, "run_dir": run_dir(cfg),
-                   "universal": universal_checkpoint(explicit, cfg) if explicit else None,
-                   "trace_dir": os.path.join(run_dir(cfg), "trace") if cfg.train.record_trace else None,
-                   "val": val_blocks(cfg.data.shards, manifest, cfg.train.eval_blocks), "progress": progress}
+    inputs = WorkerInputs(
+        config=cfg, manifest={k: v for k, v in manifest.items() if k != "config"}, paths=paths,
+        tokenizer=tokenizer_uri(cfg), per_rank=per_rank, progress=progress,
+        resume=ResumeFrom(explicit, universal_checkpoint(explicit, cfg) if explicit else None, tuple(skip)))
+    check_val(cfg.data.shards, manifest)  # the workers read the validation blocks themselves
     resources = {"CPU": cfg.scaling.cpus_per_worker} | ({"GPU": 1} if use_gpu else {}) | cfg.scaling.resources_per_worker
     return TorchTrainer(
         train_func,
-        train_loop_config=loop_config,
+        train_loop_config=to_dict(inputs),
         scaling_config=ray.train.ScalingConfig(num_workers=cfg.scaling.num_workers, use_gpu=use_gpu,
                                                resources_per_worker=resources),
         run_config=ray.train.RunConfig(
-            name=cfg.run.name, storage_path=storage_path(cfg),
+            name=cfg.run.name, storage_path=paths.storage_path,
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.train.keep_checkpoints),
             failure_config=ray.train.FailureConfig(max_failures=cfg.run.max_failures), callbacks=callbacks,
             logging_config=ray.train.LoggingConfig(log_level="INFO" if cfg.run.verbose else "WARNING")),

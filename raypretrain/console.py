@@ -7,27 +7,30 @@ prints each message as a line and, on a terminal, redraws the live line under th
     step 120/300 ━━━━━━━━━━━━──────────────────  40% | loss 4.213 | val 4.402 | 14.1k tok/s | ETA 0m31s
 
 Without a terminal (`ray job logs`, CI, a pipe) there is no live line, only the messages. Without a
-board (a Tune trial's workers) `say` writes to the worker's stdout, which Ray forwards.
-`quiet_libraries` and `no_stdout_prints` keep library chatter off that console in the workers.
+board (a Tune trial's workers) `Progress.say` writes to the worker's stdout, which Ray forwards.
+`quiet_loggers`, `quiet` and `quiet_warnings` keep library chatter off that console in the workers.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import io
+import logging
+import os
 import shutil
 import sys
 import threading
 import uuid
+import warnings
 
 import ray
 
 from raypretrain import compat
 
-_board = None  # this process's handle on the driver's Board, once attach() found it
 
-
-@ray.remote(num_cpus=0)
 class Board:
-    """What rank 0 last said: the newest step and the messages not yet shown."""
+    """What rank 0 last said: the newest step and the messages not yet shown. A Ray actor
+    (`ray.remote(Board)` at use, in Display, so importing this module registers nothing)."""
 
     def __init__(self):
         self.state: dict | None = None
@@ -47,31 +50,34 @@ class Board:
         return self.state, lines
 
 
-def attach(name: str | None) -> None:
-    """In a worker: send say() and step() to the driver's board `name` (None: print instead)."""
-    global _board
-    _board = ray.get_actor(name) if name else None
+class Progress:
+    """A worker's handle on the driver's Board (`attach(name)`), or on none: then `say` prints."""
+
+    def __init__(self, board=None):
+        self.board = board
+
+    def say(self, line: str) -> None:
+        """A message for the driver's console."""
+        if self.board is not None:
+            self.board.say.remote(line)
+        else:  # straight to the process's stdout: Ray Train's patched print() would log it twice
+            sys.__stdout__.write(line + "\n")
+            sys.__stdout__.flush()
+
+    def step(self, **state) -> None:
+        """The live line's numbers: step, total, loss, tok_s, eta (seconds), val."""
+        if self.board is not None:
+            self.board.step.remote(state)
+
+    def flush(self) -> None:
+        """Wait until the board has everything sent so far (calls from one process arrive in order)."""
+        if self.board is not None:
+            ray.get(self.board.ping.remote())
 
 
-def say(line: str) -> None:
-    """A message for the driver's console."""
-    if _board is not None:
-        _board.say.remote(line)
-    else:  # straight to the process's stdout: Ray Train's patched print() would log it twice
-        sys.__stdout__.write(line + "\n")
-        sys.__stdout__.flush()
-
-
-def step(**state) -> None:
-    """The live line's numbers: step, total, loss, tok_s, eta (seconds), val."""
-    if _board is not None:
-        _board.step.remote(state)
-
-
-def flush() -> None:
-    """Wait until the board has everything sent so far (calls from one process arrive in order)."""
-    if _board is not None:
-        ray.get(_board.ping.remote())
+def attach(name: str | None) -> Progress:
+    """In a worker: a Progress sending to the driver's board `name` (None: one that prints)."""
+    return Progress(ray.get_actor(name) if name else None)
 
 
 def live_line(state: dict, width: int) -> str:
@@ -106,7 +112,7 @@ class Display:
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty()
         self.every = every
-        self.board = Board.options(name=name).remote()
+        self.board = ray.remote(num_cpus=0)(Board).options(name=name).remote()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
         self._drawn, self._last = False, None
@@ -149,37 +155,53 @@ class Display:
         self.stream.flush()
 
 
+class _DropFrom(logging.Filter):
+    """Drops root-logger records logged from files below `folders`: Ray Train V2 turns a worker's
+    print() into a root-logger INFO record that names the caller's file (ray/train/v2/_internal/
+    logging/patch_print.py)."""
+
+    def __init__(self, folders: list[str]):
+        super().__init__()
+        self.folders = tuple(folders)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.pathname.startswith(self.folders)
+
+
 @contextlib.contextmanager
-def no_stdout_prints():
-    """Drop library print()s to stdout for a while (Ray Train routes print() through its logger,
-    so contextlib.redirect_stdout alone would not catch them); stderr prints still show."""
-    import builtins
-
-    saved = builtins.print
-
-    def print_(*args, file=None, **kwargs):
-        if file not in (None, sys.stdout):
-            saved(*args, file=file, **kwargs)
-
-    builtins.print = print_
-    try:
+def quiet_warnings():
+    """Future, Deprecation and User warnings are not shown for the duration (warnings.catch_warnings
+    restores the filters after)."""
+    with warnings.catch_warnings():
+        for category in (FutureWarning, DeprecationWarning, UserWarning):
+            warnings.simplefilter("ignore", category)
         yield
+
+
+@contextlib.contextmanager
+def quiet(*packages: str):
+    """For the duration of one chatty library call (a DeepSpeed engine build, a checkpoint load):
+    the print()s of `packages` are dropped (the root-logger records Ray Train makes of them, and
+    what reaches stdout when Ray's print patch is off), and so are warnings (`quiet_warnings`).
+    Nothing process-wide is left changed."""
+    folders = [os.path.dirname(spec.origin) + os.sep for spec in map(importlib.util.find_spec, packages)
+               if spec is not None and spec.origin]
+    drop, root = _DropFrom(folders), logging.getLogger()
+    root.addFilter(drop)
+    try:
+        with quiet_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            yield
     finally:
-        builtins.print = saved
+        root.removeFilter(drop)
 
 
-def quiet_libraries() -> None:
-    """In a worker: only warnings from DeepSpeed and Ray Data, and no library deprecation notices."""
-    import logging
-    import warnings
-
+def quiet_loggers() -> None:
+    """In a worker: only warnings from DeepSpeed, Ray Data and Ray Train's loggers."""
     # context.py logs "Reporting training result …" at INFO under a logger named by its file path
     for name in ("DeepSpeed", "ray.data", "ray.train", compat.train_context.__file__):
         logging.getLogger(name).setLevel(logging.WARNING)
     # "Progress bars disabled": we turned them off on purpose (the driver shows training progress)
     logging.getLogger(compat.RAY_DATA_PROGRESS_LOGGER).setLevel(logging.ERROR)
-    for category in (FutureWarning, DeprecationWarning, UserWarning):
-        warnings.filterwarnings("ignore", category=category)
 
 
 def header(title: str) -> None:

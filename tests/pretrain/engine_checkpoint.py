@@ -47,7 +47,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from raypretrain.config import from_dict, to_dict
+    from raypretrain.config import from_dict
     from pretrain.checkpoint import save_checkpoint, staging
     from pretrain.config import PretrainConfig
     from pretrain.loop import build_engine
@@ -59,7 +59,7 @@ def main() -> None:
     cfg = from_dict(PretrainConfig, data)
     manifest = json.load(open(os.path.join(args.shards, "manifest.json")))
     deepspeed.init_distributed("gloo")
-    engine = build_engine(cfg, cfg.model, on_gpu=False)
+    engine = build_engine(cfg, on_gpu=False)
     first = next(s for s in manifest["shards"] if s["split"] == "train")
     tokens = torch.from_numpy(np.load(os.path.join(args.shards, first["path"]))[:8].astype(np.int64))
     _, loss = engine(tokens[:, :-1], tokens[:, 1:])
@@ -67,9 +67,10 @@ def main() -> None:
     engine.step()
     state = {"step": 1, "tokens": 256, "samples": 8, "world": 1, "seq_len": manifest["seq_len"],
              "tokenizer_sha256": manifest["tokenizer_sha256"]}
-    config = {"cfg": to_dict(cfg), "tokenizer_json": open(os.path.join(args.shards, "tokenizer.json")).read()}
+    with open(os.path.join(args.shards, "tokenizer.json"), "rb") as f:
+        tokenizer = f.read()
     with staging(os.path.abspath(args.out)) as path:
-        save_checkpoint(engine, path, state, config, rank=0, world=1, generator=torch.Generator().manual_seed(7))
+        save_checkpoint(engine, path, state, cfg, tokenizer, rank=0, world=1, generator=torch.Generator().manual_seed(7))
         shutil.copytree(path, args.out, dirs_exist_ok=True)
 
 

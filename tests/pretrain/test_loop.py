@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 
@@ -97,3 +98,77 @@ def test_every_shipped_preset_parses():
     for path in presets:
         cfg = load(PretrainConfig, path)
         assert cfg.grad_accum_steps() >= 1 and math.isfinite(cfg.optim.lr)
+
+
+def test_run_paths_are_derived_once_from_the_config(tmp_path, monkeypatch):
+    from pretrain.loop import RunPaths
+
+    monkeypatch.chdir(tmp_path)
+    local = RunPaths.of(cfg_of(run={"name": "r", "storage_path": "runs"}))
+    assert (local.storage_path, local.remote, local.run_dir) == (str(tmp_path / "runs"), False, str(tmp_path / "runs" / "r"))
+    assert local.tensorboard == str(tmp_path / "runs" / "r" / "tensorboard") and local.tensorboard_mirror is None
+    assert local.live_position == str(tmp_path / "runs" / "r" / "live_position.json")
+    assert (local.trace, local.report) == (str(tmp_path / "runs" / "r" / "trace"), str(tmp_path / "runs" / "r" / "report"))
+    remote = RunPaths.of(cfg_of(run={"name": "r", "storage_path": "s3://bucket/runs"}))
+    assert (remote.storage_path, remote.remote, remote.run_dir) == ("s3://bucket/runs", True, "s3://bucket/runs/r")
+    assert remote.tensorboard == str(tmp_path / "outputs" / "tensorboard" / "r")  # local, mirrored into the storage
+    assert remote.tensorboard_mirror == "s3://bucket/runs/r/tensorboard"
+    assert remote.report == os.path.join("outputs", "report", "r", "report")
+    given = RunPaths.of(cfg_of(run={"storage_path": "s3://b/x", "tensorboard_dir": "tb"}))
+    assert given.tensorboard == str(tmp_path / "tb") and given.tensorboard_mirror == "s3://b/x/debug/tensorboard"
+
+
+def test_worker_inputs_cross_the_ray_boundary_as_plain_data_and_come_back_equal():
+    from raypretrain.config import to_dict
+    from pretrain.loop import ResumeFrom, RunPaths, WorkerInputs
+
+    cfg = cfg_of()
+    inputs = WorkerInputs(config=cfg, manifest={"seq_len": 128, "shards": [{"path": "a.npy", "blocks": 3}]},
+                          paths=RunPaths.of(cfg), tokenizer="/data/tokenizer.json", per_rank=True,
+                          resume=ResumeFrom("/runs/x/checkpoint_1", None, ("checkpoint_2",)), progress="board")
+    plain = json.loads(json.dumps(to_dict(inputs)))  # nothing but JSON: no arrays, no tokenizer text
+    assert from_dict(WorkerInputs, plain) == inputs
+    assert from_dict(WorkerInputs, to_dict(WorkerInputs(cfg, {}, RunPaths.of(cfg), "t.json", False))).resume == ResumeFrom()
+
+
+def _write_run(tb_dir, resumed_at: int, steps: range, value: float) -> None:
+    """What rank 0's writer records for train/loss over `steps`, opened as a run resumed at `resumed_at`."""
+    import torch
+
+    from pretrain.loop import RunPaths, Training, open_writer
+
+    cfg = cfg_of(run={"tensorboard_dir": str(tb_dir)})
+    t = Training(None, cfg, {}, torch.device("cpu"), torch.Generator(), paths=RunPaths.of(cfg),
+                 state={"step": resumed_at, "samples": 0})
+    writer = open_writer(t)
+    for s in steps:
+        writer.add_scalar("train/loss", value, s)
+    writer.close()
+
+
+@pytest.mark.parametrize("orphans", [False, True])
+def test_a_resumed_run_gets_a_fresh_event_file_and_every_step_once(tmp_path, caplog, orphans):
+    """Issue I: after a resume TensorBoard logged 'Detected out of order event.step … Purging expired
+    events'. The first run checkpointed at step 8; with `orphans` it was killed after writing steps 9-12."""
+    import logging
+    import time
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from pretrain.report import scalars
+
+    tb = tmp_path / "tb"
+    _write_run(tb, 0, range(1, 13 if orphans else 9), 1.0)
+    time.sleep(1.1)  # event files are named by the second they were opened in; TensorBoard reads them in name order
+    _write_run(tb, 8, range(9, 17), 2.0)
+    files = sorted(os.listdir(tb))
+    assert len(files) == 2 and files[1].endswith(".resumed-at-8") and not files[0].endswith(".resumed-at-8")
+    expected = [(s, 1.0 if s <= 8 else 2.0) for s in range(1, 17)]
+    with caplog.at_level(logging.WARNING, logger="tensorboard"):
+        assert scalars(str(tb))["train/loss"] == expected
+        assert not caplog.records  # our report reads it silently, orphans or not
+        acc = EventAccumulator(str(tb))
+        acc.Reload()
+    assert [(e.step, e.value) for e in acc.Scalars("train/loss")] == expected  # each step once
+    purged = [r for r in caplog.records if "out of order" in r.getMessage()]
+    assert len(purged) == int(orphans)  # TensorBoard itself only speaks when it drops what a killed run wrote

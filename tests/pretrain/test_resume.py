@@ -132,9 +132,9 @@ def test_crash_in_the_middle_of_a_save_resumes_from_the_previous_checkpoint(ray_
     assert_same_training(tmp_path, "crash")
     # the dead workers' staging folders were swept when the restarted ones began
     from pretrain.checkpoint import staging_prefix
-    from pretrain.trainer import run_dir
+    from pretrain.trainer import RunPaths
 
-    assert not glob.glob(staging_prefix(run_dir(resume_config(tmp_path, shards, "crash"))) + "*")
+    assert not glob.glob(staging_prefix(RunPaths.of(resume_config(tmp_path, shards, "crash")).run_dir) + "*")
 
 
 def test_killed_job_rerun_with_the_same_command_resumes_exactly(ray_local, tmp_path, shards, reference):

@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from raypretrain.config import from_dict
 from pretrain.checkpoint import registered, staging_prefix, verify
 from pretrain.config import PretrainConfig
-from pretrain.trainer import build_trainer, run_dir
+from pretrain.trainer import RunPaths, build_trainer
 from tests.pretrain.synthetic import write_shards
 
 STEPS = 30
@@ -88,7 +88,7 @@ def test_loss_falls_for_every_zero_stage(trained, stage):
     if stage == 1:  # the copy in the storage is the local folder's
         assert os.listdir(run / "tensorboard") == os.listdir(run.parent.parent / "tb-local")
     # the workers' local copies are gone once Ray has the checkpoint
-    assert not glob.glob(staging_prefix(run_dir(cfg)) + "*")
+    assert not glob.glob(staging_prefix(RunPaths.of(cfg).run_dir) + "*")
     # every kept checkpoint is complete: both ranks' markers, every file's SHA-256, and Ray registered it
     for path in ckpts:
         assert verify(path) and registered(path)

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import io
+import logging
+import textwrap
 import time
+import warnings
 
 import ray
 
-from raypretrain.console import Display, board_name, live_line
+from raypretrain.console import Display, board_name, live_line, quiet
 
 
 class Terminal(io.StringIO):
@@ -54,12 +57,45 @@ def test_without_a_terminal_only_the_messages_are_printed(ray_local):
 @ray.remote(num_cpus=0)
 def say_and_step(name: str) -> None:
     """What the training loop's rank 0 does: attach to the driver's board, say and step."""
-    from raypretrain import console as progress
+    from raypretrain.console import attach
 
-    progress.attach(name)
+    progress = attach(name)
     progress.say("[pretrain] TensorBoard logs: /x")
     for s in range(1, 4):
         progress.step(step=s, total=3, loss=5.0 - s, tok_s=1000.0, eta=3 - s)
         time.sleep(0.2)  # several polls of the display
     progress.say("[pretrain] step 3/3 | val loss 1.500")
     progress.flush()
+
+
+CHATTY = textwrap.dedent("""
+    import logging, warnings
+
+    def chatter():
+        logging.getLogger().info("op built successfully")  # what Ray Train's patched print() makes of a print
+        print("op built successfully")  # and what a print does without the patch
+        warnings.warn("old", DeprecationWarning)
+        warnings.warn("careful", UserWarning)
+""")
+
+
+def test_quiet_drops_one_librarys_prints_and_warnings_for_one_call_only(tmp_path, monkeypatch, caplog, capsys):
+    (tmp_path / "chatty").mkdir()
+    (tmp_path / "chatty" / "__init__.py").write_text(CHATTY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import chatty
+
+    caplog.set_level(logging.INFO)
+    root_filters = list(logging.getLogger().filters)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with quiet("chatty", "no_such_package"):
+            chatty.chatter()
+            logging.getLogger().info("ours")  # records from other files still show
+        assert [r.getMessage() for r in caplog.records] == ["ours"] and not seen
+        assert capsys.readouterr().out == ""
+        chatty.chatter()  # afterwards nothing is silenced: no process-wide state was left behind
+        assert [r.getMessage() for r in caplog.records] == ["ours", "op built successfully"]
+        assert [w.category for w in seen] == [DeprecationWarning, UserWarning]
+        assert capsys.readouterr().out == "op built successfully\n"
+    assert logging.getLogger().filters == root_filters
