@@ -1,0 +1,185 @@
+"""Scale-out of the data path: the whole `python -m datapipe` on generated corpora of N documents,
+as one file and as 16 files; ratios against the 20k one-file run measured in the same run.
+
+    python bench/scale.py                                  # 20,000 docs: one file, 16 files
+    python bench/scale.py --docs 20000 100000 500000 --cpus 2
+    python bench/scale.py --docs 100000 --set dedup.near.enabled=false
+
+Each run is a fresh driver process (datapipe.main.main, as `python -m datapipe` runs it) on its
+own local Ray of --cpus CPUs. Printed per run: docs/s/core of each stage (the documents the
+stage received ÷ its wall seconds ÷ CPUs) and end to end, read+clean CPU utilisation from
+stats.json (task CPU seconds ÷ wall × CPUs), the number of read tasks, the peak RSS of the
+largest Ray worker process (psutil, every 0.2 s over the driver's descendants whose title
+starts with ray::) and the driver's own peak (VmHWM, read by the driver itself at the end).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+MiB = 2**20
+BASELINE = (20_000, 1)
+
+DRIVER = """
+import json, re, sys
+import ray
+cpus = int(sys.argv[1])
+ray.init(address="local", num_cpus=cpus, object_store_memory=512 * 2**20, include_dashboard=False,
+         log_to_driver=False)
+from datapipe.main import main
+rc = main(sys.argv[2:])
+with open("/proc/self/status") as f:
+    peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", f.read()).group(1)) * 1024
+ray.shutdown()
+print("DRIVER_PEAK " + json.dumps({"rc": rc, "peak": peak}))
+"""
+
+
+class WorkerPeak(threading.Thread):
+    """Samples the RSS of the Ray worker processes below one driver: the largest one's peak."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.stop, self.peak = pid, interval, threading.Event(), 0
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self.stop.is_set():
+            try:
+                kids = root.children(recursive=True)
+            except psutil.NoSuchProcess:
+                return
+            for p in kids:
+                try:
+                    if p.cmdline()[:1] and p.cmdline()[0].startswith("ray::"):
+                        self.peak = max(self.peak, p.memory_info().rss)
+                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                    continue
+            time.sleep(self.interval)
+
+
+def make_corpus(folder: Path, docs: int, files: int) -> tuple[str, int]:
+    """write_corpus(docs) as one file, or dealt line by line into `files` files; (input, bytes)."""
+    from datapipe.sample import write_corpus
+
+    folder.mkdir(parents=True)
+    one = folder / "corpus.jsonl"
+    write_corpus(one, docs, seed=0)
+    if files == 1:
+        return str(one), one.stat().st_size
+    lines = one.read_bytes().split(b"\n")
+    one.unlink()
+    for i in range(files):
+        (folder / f"part{i:02d}.jsonl").write_bytes(b"\n".join(lines[i::files]) + b"\n")
+    return str(folder), sum(p.stat().st_size for p in folder.iterdir())
+
+
+def run_datapipe(corpus: str, out: Path, cpus: int, sets: list[str]) -> dict:
+    argv = ["--input", corpus, "--output", str(out), *[a for s in sets for a in ("--set", s)]]
+    ray_tmp = tempfile.mkdtemp(prefix="dpsc", dir="/tmp")  # short: Ray's socket paths live below it
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(RAY_TMPDIR=ray_tmp, RAY_DATA_DISABLE_PROGRESS_BARS="1")
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(cpus), *argv], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler = WorkerPeak(proc.pid)
+    sampler.start()
+    log, _ = proc.communicate()
+    wall = time.perf_counter() - start
+    sampler.stop.set()
+    sampler.join()
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+    peak = [json.loads(line.split(" ", 1)[1]) for line in log.splitlines() if line.startswith("DRIVER_PEAK ")]
+    if proc.returncode or not peak or peak[0]["rc"]:
+        raise SystemExit(f"datapipe failed on {corpus}:\n{log[-4000:]}")
+    tasks = re.search(r"→ (\d+) read tasks", log)
+    stats = json.loads((out / "stats.json").read_text())
+    return {"stats": stats, "wall": wall, "worker_peak": sampler.peak, "driver_peak": peak[0]["peak"],
+            "read_tasks": int(tasks.group(1)) if tasks else 0}
+
+
+def per_stage(stats: dict, cpus: int) -> dict[str, float]:
+    """docs/s/core of each stage: the documents it received ÷ its wall seconds ÷ CPUs."""
+    n = stats["input_docs"]
+    rejected = sum(stats["rejected_docs"].values())
+    repeated = stats["rejected_docs"].get("duplicate_id", 0)
+    passed = n - sum(stats["dropped_docs"].values()) - rejected + repeated   # into exact dedup
+    unique = passed - repeated - stats["exact_duplicate_docs"]                 # into near dedup
+    into = {"read_clean": n, "dedup": passed, "near_dedup": unique, "tokenize_pack": stats["kept_docs"]}
+    sec = stats["stage_seconds"]
+    rates = {k: into[k] / (sec[k] * cpus) for k in into if sec.get(k)}
+    rates["end_to_end"] = n / (sum(sec.values()) * cpus)
+    return rates
+
+
+COLUMNS = ("read_clean", "dedup", "near_dedup", "tokenize_pack", "end_to_end")
+
+
+def table(results: dict, cpus: int) -> str:
+    base = results[BASELINE]
+    base_rates = per_stage(base["stats"], cpus)
+    head = ("| docs | files | MiB | read tasks | " + " | ".join(f"{c} docs/s/core" for c in COLUMNS)
+            + " | read+clean CPU use | largest worker MiB | driver MiB | wall s |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for (docs, files), r in results.items():
+        rates = per_stage(r["stats"], cpus)
+        ratio = {c: rates.get(c, 0) / base_rates[c] if base_rates.get(c) else 0 for c in COLUMNS}
+        util = r["stats"].get("cpu_utilisation", {}).get("read_clean", 0)
+        cells = [f"{docs:,}", str(files), f"{r['bytes'] / MiB:.0f}", str(r["read_tasks"])]
+        cells += [f"{rates.get(c, 0):,.0f} ({ratio[c]:.2f}x)" for c in COLUMNS]
+        cells += [f"{100 * util:.0f}%", f"{r['worker_peak'] / MiB:,.0f} ({r['worker_peak'] / base['worker_peak']:.2f}x)",
+                  f"{r['driver_peak'] / MiB:,.0f} ({r['driver_peak'] / base['driver_peak']:.2f}x)", f"{r['wall']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--docs", type=int, nargs="+", default=[20_000], help="corpus sizes (default 20000)")
+    p.add_argument("--cpus", type=int, default=os.cpu_count() or 2, help="CPUs of each run's local Ray")
+    p.add_argument("--set", action="append", default=[], dest="sets", metavar="KEY=VALUE",
+                   help="a datapipe config override for every run (repeatable)")
+    p.add_argument("--keep", action="store_true", help="keep the corpora and outputs (printed folder)")
+    args = p.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="scale-"))
+    runs = [BASELINE] + [(d, f) for d in args.docs for f in (1, 16) if (d, f) != BASELINE]
+    print(f"load average {os.getloadavg()[0]:.1f}; {args.cpus} CPUs per run; work in {root}", flush=True)
+    results = {}
+    try:
+        for docs, files in runs:
+            corpus, nbytes = make_corpus(root / f"in-{docs}-{files}", docs, files)
+            r = run_datapipe(corpus, root / f"out-{docs}-{files}", args.cpus, args.sets)
+            results[(docs, files)] = dict(r, bytes=nbytes)
+            print(f"  {docs:,} docs in {files} file(s): {r['wall']:.0f} s, {r['read_tasks']} read tasks, "
+                  f"largest worker {r['worker_peak'] / MiB:,.0f} MiB, driver {r['driver_peak'] / MiB:,.0f} MiB",
+                  flush=True)
+            if not args.keep:
+                shutil.rmtree(root / f"in-{docs}-{files}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    print(f"load average {os.getloadavg()[0]:.1f}; ratios against the {BASELINE[0]:,}-doc one-file run")
+    print(table(results, args.cpus))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
