@@ -39,7 +39,8 @@ def resolve_inputs(cfg: DatapipeConfig) -> list[tuple[storage.Location, str]]:
 def check_paths(cfg: DatapipeConfig) -> None:
     """Files named in the config must exist before any work starts."""
     for key, path in (("tokenize.tokenizer_path", cfg.tokenize.tokenizer_path),
-                      ("clean.lang_id.fasttext_model", cfg.clean.lang_id.fasttext_model)):
+                      ("clean.lang_id.fasttext_model", cfg.clean.lang_id.fasttext_model),
+                      ("clean.boilerplate.phrases_path", cfg.clean.boilerplate.phrases_path)):
         if path and not storage.exists(storage.resolve(path)):
             raise ConfigError(f"{key}: file not found: {path}")
 

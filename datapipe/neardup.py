@@ -27,7 +27,8 @@ PAIRWISE_MAX = 32
 
 def doc_signatures(texts: list[str], cfg: NearDedupConfig) -> np.ndarray:
     """(n_docs, num_perm) uint32 MinHash signatures of the texts."""
-    hashes = [shingle_hashes(t, n=cfg.ngram, kind=cfg.shingle, max_shingles=cfg.max_shingles, hash=cfg.hash)
+    hashes = [shingle_hashes(t, n=cfg.ngram, kind=cfg.shingle, max_shingles=cfg.max_shingles, hash=cfg.hash,
+                             tokens=cfg.tokens)
               for t in texts]
     return signatures(hashes, num_perm=cfg.num_perm, seed=cfg.seed)
 

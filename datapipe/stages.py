@@ -52,7 +52,8 @@ KEPT_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("tex
                          ("hash", pa.binary(16))])
 # _work/clean/ rows: a kept row and where it was read (input file index, record's position in that file).
 CLEAN_SCHEMA = pa.schema([*KEPT_SCHEMA, ("file", pa.int32()), ("row", pa.int64())])
-DROPPED_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("reason", pa.string())])
+DROPPED_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("reason", pa.string()),
+                            ("excerpt", pa.string())])  # the line that broke the rule, or the start
 REJECTED_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("reason", pa.string()),
                              ("detail", pa.string()), ("raw", pa.binary())])
 
