@@ -199,7 +199,7 @@ def bench_deepspeed(cfg: GPTConfig, mb: int, compiled: bool, args, device) -> fl
     """Seconds per optimizer step through pretrain.loop.build_engine + train_step (1 rank)."""
     from raypretrain.config import to_dict, from_dict
     from pretrain.config import PretrainConfig
-    from pretrain.loop import build_engine, train_step
+    from pretrain.loop import Training, build_engine, train_step
 
     _init_dist(device)
     d = to_dict(PretrainConfig())
@@ -210,7 +210,7 @@ def bench_deepspeed(cfg: GPTConfig, mb: int, compiled: bool, args, device) -> fl
     d["scaling"] |= {"num_workers": 1}
     pcfg = from_dict(PretrainConfig, d)
     on_gpu = device.type == "cuda"
-    engine = build_engine(pcfg, cfg, on_gpu)
+    engine = build_engine(pcfg, on_gpu)
     if compiled:
         engine.compile()
     manifest = {"pad_id": -1, "vocab_size": cfg.vocab_size}  # no padding in random tokens
@@ -219,7 +219,7 @@ def bench_deepspeed(cfg: GPTConfig, mb: int, compiled: bool, args, device) -> fl
     gen = torch.Generator().manual_seed(0)
 
     def step():
-        return train_step(engine, batches, pcfg, cfg, manifest, gen, device)[0]
+        return train_step(Training(engine, pcfg, manifest, device, gen), batches)[0]
 
     try:
         return _time(step, args, device, returns_float=True)

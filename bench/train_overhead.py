@@ -152,7 +152,7 @@ def run_bare(cfg, manifest, args) -> dict:
             tw = time.perf_counter()
             batch = next(batches)
             wait += time.perf_counter() - tw
-            x, y, causal = batch_inputs(batch["tokens"], cfg, mcfg, manifest, gen)
+            x, y, causal = batch_inputs(batch["tokens"], cfg, manifest, gen)
             _, loss = model(x, y, causal=causal)
             (loss / accum).backward()
             step_losses.append(loss.detach())
@@ -187,20 +187,20 @@ def run_ds_in_process(cfg, manifest, args) -> dict:
     import torch
     import torch.distributed as dist
 
-    from pretrain.loop import build_engine, train_step
+    from pretrain.loop import Training, build_engine, train_step
 
     torch.set_num_threads(args.threads)
     if not dist.is_initialized():
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), RANK="0", WORLD_SIZE="1",
                           LOCAL_RANK="0", LOCAL_WORLD_SIZE="1")
         dist.init_process_group("gloo", rank=0, world_size=1)
-    engine = build_engine(cfg, cfg.model, on_gpu=False)
+    engine = build_engine(cfg, on_gpu=False)
     gen = torch.Generator().manual_seed(cfg.train.seed * 1000)
     batches = numpy_batches(cfg, manifest)
     times, waits, losses = [], [], []
     for _ in range(cfg.total_steps()):
         t0 = time.perf_counter()
-        loss, wait = train_step(engine, batches, cfg, cfg.model, manifest, gen, torch.device("cpu"))[:2]
+        loss, wait = train_step(Training(engine, cfg, manifest, torch.device("cpu"), gen), batches)[:2]
         times.append(time.perf_counter() - t0)
         waits.append(wait)
         losses.append(loss)
@@ -211,9 +211,9 @@ def run_ds_in_process(cfg, manifest, args) -> dict:
 def run_ours(cfg) -> dict:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from pretrain.trainer import build_trainer, storage_path, tensorboard_dir
+    from pretrain.trainer import RunPaths, build_trainer
 
-    shutil.rmtree(os.path.join(storage_path(cfg), cfg.run.name), ignore_errors=True)  # never resume
+    shutil.rmtree(RunPaths.of(cfg).run_dir, ignore_errors=True)  # never resume
     trainer = build_trainer(cfg)
     cpu = CpuSampler().start()
     t0 = time.perf_counter()
@@ -222,7 +222,7 @@ def run_ours(cfg) -> dict:
     finally:
         cpu.stop()
     wall = time.perf_counter() - t0
-    acc = EventAccumulator(tensorboard_dir(cfg), size_guidance={"scalars": 0})
+    acc = EventAccumulator(RunPaths.of(cfg).tensorboard, size_guidance={"scalars": 0})
     acc.Reload()
 
     def scalars(tag):
