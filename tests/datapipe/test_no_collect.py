@@ -71,8 +71,9 @@ ALLOWED = {
     # (tokenize.batch_size ids), first from index shard 0, then from the others.
     ("neardup.py", "StreamingNearDedup.__call__", "ray.get(self.shards[0].numbered_check_insert.remote)"),
     ("neardup.py", "StreamingNearDedup.__call__", "ray.get([shard.check_insert.remote])"),
-    # In live-mode LiveTokPack actors, not the driver: the exact index's answers for one batch.
-    ("live.py", "LiveTokPack.__call__", "ray.get(self.exact.check_insert.remote)"),
+    # In live-mode LiveTokPack actors, not the driver: each exact-index shard's answers for its share
+    # of one read task's documents.
+    ("live.py", "exact_seen", "ray.get(refs[s])"),
 }
 
 

@@ -45,8 +45,9 @@ def test_embedded_default_trains_below_unigram_entropy_and_samples(ray_local, wo
 
 def test_live_mode_trains_from_the_raw_stream_and_resumes_after_consumed_files(ray_local, workdir, monkeypatch,
                                                                                  capfd):
-    """Live mode on the sample corpus dealt into 12 files; a stopped run rerun with a larger
-    budget resumes from its checkpoint without reading the files it had fully consumed."""
+    """Live mode on the sample corpus dealt into 24 files (each file is packed as one block of rows,
+    so they are small enough that 8 steps take every rank past a file); a stopped run rerun with a
+    larger budget resumes from its checkpoint without reading the files it had fully consumed."""
     import glob
 
     import yaml
@@ -57,9 +58,9 @@ def test_live_mode_trains_from_the_raw_stream_and_resumes_after_consumed_files(r
     shards = ensure_shards(main_config(QUICK)).data.shards  # for the tokenizer and val blocks (built once)
     lines = open(glob.glob("outputs/sample/corpus-*.jsonl")[0], "rb").read().splitlines(keepends=True)
     os.makedirs("parts", exist_ok=True)
-    for i in range(12):
+    for i in range(24):
         with open(f"parts/part{i:02d}.jsonl", "wb") as f:
-            f.write(b"".join(lines[i::12]))
+            f.write(b"".join(lines[i::24]))
     cfg = yaml.safe_load(open(DEBUG))
     cfg["data"]["datapipe"]["sources"] = [{"name": "sample", "paths": [os.path.abspath("parts/*.jsonl")]}]
     yaml.safe_dump(cfg, open("live.yaml", "w"))
