@@ -52,7 +52,9 @@ class ReadConfig:
     max_nul_fraction: float = 0.0
     """Records whose share of NUL characters exceeds this are rejected as binary_content."""
     task_target_bytes: int = 128 * 2**20
-    """Input files are grouped into read tasks of about this many (compressed) bytes."""
+    """Read tasks hold at most this many uncompressed bytes; larger files are split (uncompressed JSONL and
+    text lines at line starts, Parquet by row groups); compressed files are one task each. Smaller when that
+    gives about 4 tasks per cluster CPU (never under 1 MiB)."""
 
     def __post_init__(self) -> None:
         check_ranges(self, {"max_doc_bytes": at_least(1), "raw_prefix_bytes": at_least(0),
@@ -303,7 +305,8 @@ class DedupConfig:
     num_buckets: int = 0
     """Hash buckets for the dedup shuffle (each bucket is one task's memory); 0 picks from input size."""
     bucket_target_bytes: int = 256 * 2**20
-    """With num_buckets=0: aim for about this much text per bucket."""
+    """With num_buckets=0: aim for about this many uncompressed input bytes per bucket (compressed inputs are
+    sized by the ratio measured on a 1 MiB prefix of up to 16 files per codec)."""
     exact_index_shards: int = 4
     """Live mode: ExactIndex actors the content hashes are spread over (by hash prefix); each holds about
     150 bytes per document it has seen."""
