@@ -11,7 +11,7 @@ import torch
 from pretrain.checkpoint import load_model
 from pretrain.config import PretrainConfig
 from pretrain.data import load_manifest, unigram_entropy
-from pretrain.loop import RunPaths
+from pretrain.paths import RunPaths
 from pretrain.report import write_report
 from raypretrain import storage
 from raypretrain.console import header

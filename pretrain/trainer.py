@@ -20,7 +20,8 @@ from pretrain.checkpoint import (check_complete, check_resumable, checkpoint_fol
                                  load_tokenizer, universal_conversion, warn)
 from pretrain.config import PretrainConfig
 from pretrain.data import check_val, load_manifest, rank_dataset
-from pretrain.loop import ResumeFrom, RunPaths, WorkerInputs, model_config, train_func
+from pretrain.loop import model_config, train_func
+from pretrain.paths import ResumeFrom, RunPaths, WorkerInputs
 from raypretrain import storage
 from raypretrain.config import ConfigError, to_dict
 from raypretrain.console import header

@@ -101,7 +101,7 @@ def test_every_shipped_preset_parses():
 
 
 def test_run_paths_are_derived_once_from_the_config(tmp_path, monkeypatch):
-    from pretrain.loop import RunPaths
+    from pretrain.paths import RunPaths
 
     monkeypatch.chdir(tmp_path)
     local = RunPaths.of(cfg_of(run={"name": "r", "storage_path": "runs"}))
@@ -120,7 +120,7 @@ def test_run_paths_are_derived_once_from_the_config(tmp_path, monkeypatch):
 
 def test_worker_inputs_cross_the_ray_boundary_as_plain_data_and_come_back_equal():
     from raypretrain.config import to_dict
-    from pretrain.loop import ResumeFrom, RunPaths, WorkerInputs
+    from pretrain.paths import ResumeFrom, RunPaths, WorkerInputs
 
     cfg = cfg_of()
     inputs = WorkerInputs(config=cfg, manifest={"seq_len": 128, "shards": [{"path": "a.npy", "blocks": 3}]},
@@ -135,7 +135,8 @@ def _write_run(tb_dir, resumed_at: int, steps: range, value: float) -> None:
     """What rank 0's writer records for train/loss over `steps`, opened as a run resumed at `resumed_at`."""
     import torch
 
-    from pretrain.loop import RunPaths, Training, open_writer
+    from pretrain.loop import Training, open_writer
+    from pretrain.paths import RunPaths
 
     cfg = cfg_of(run={"tensorboard_dir": str(tb_dir)})
     t = Training(None, cfg, {}, torch.device("cpu"), torch.Generator(), paths=RunPaths.of(cfg),
