@@ -36,7 +36,7 @@ ALLOWED = {
     "datapipe message": r"\[datapipe\] .+",
     "stage line": r"\[[1-5]/5 [\w+ ]+\] .+",
     "account head": r"datapipe finished → \S+",
-    "account row": r"  (input docs|kept|dropped|duplicates|rejected|tokens|seconds) +\S.*",
+    "account row": r"  (input docs|kept|dropped|duplicates|rejected|tokens|seconds|cpu busy) +\S.*",
     "account reason": r"    [\w:.-]+ +\d[\d,]*",
     "live line": r"step \d+/\d+ [━─]* ?\s*\d+% \|.*",
     "Ray Data progress bar": (r"(Running Dataset:? dataset_\w+|- \w[\w\->()]*:"  # a dataset's bar, an operator's
