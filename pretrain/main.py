@@ -13,7 +13,8 @@ import sys
 from pretrain.config import PretrainConfig
 from pretrain.plan import plan_of
 from pretrain.results import finish
-from pretrain.trainer import build_trainer, check_data, check_resume_path, ensure_shards, tensorboard_dir
+from pretrain.paths import RunPaths
+from pretrain.trainer import build_trainer, check_data, check_resume_path, ensure_shards
 from raypretrain import storage
 from raypretrain.config import ConfigError, load
 from raypretrain.console import Display, board_name, header
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     header(f"train: {cfg.run.name}")
     print(f"[pretrain] run {cfg.run.name}: {cfg.total_steps()} steps × {cfg.train.global_batch_tokens:,} tokens, "
           f"{cfg.scaling.num_workers} workers, ZeRO-{cfg.deepspeed.zero_stage}; "
-          f"TensorBoard: tensorboard --logdir {tensorboard_dir(cfg)}", flush=True)
+          f"TensorBoard: tensorboard --logdir {RunPaths.of(cfg).tensorboard}", flush=True)
     print(plan_of(cfg).line(), flush=True)
     with Display(progress):
         result = trainer.fit()

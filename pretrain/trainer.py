@@ -80,11 +80,6 @@ def check_data(cfg: PretrainConfig) -> tuple[dict, str]:
     return manifest, load_tokenizer(tokenizer_uri(cfg), manifest, what).decode()
 
 
-def tensorboard_dir(cfg: PretrainConfig) -> str:
-    """RunPaths.of(cfg).tensorboard, under the name pretrain/main.py imports."""
-    return RunPaths.of(cfg).tensorboard
-
-
 def resume_point(cfg: PretrainConfig, resume: str, manifest: dict) -> tuple[str | None, str | None, list[str]]:
     """(checkpoint to resume from or None, the same as an absolute path for the workers, names of the
     run's checkpoints the workers must not take from Ray instead) for --resume. Only complete
