@@ -63,7 +63,7 @@ def test_raw_deepspeed_json_is_merged_on_top(tmp_path):
 
 @pytest.mark.parametrize("sections, message", [
     ({"train": {"global_batch_tokens": 1000}}, "train.global_batch_tokens: 1000 is not a positive multiple"),
-    ({"deepspeed": {"zero_stage": 4}}, "deepspeed.zero_stage: 4 is out of range; allowed: in \[0, 3\]"),
+    ({"deepspeed": {"zero_stage": 4}}, r"deepspeed.zero_stage: 4 is out of range; allowed: in \[0, 3\]"),
     ({"deepspeed": {"offload_params": True}}, "deepspeed.offload_params: needs deepspeed.zero_stage=3"),
     ({"model": {"n_head": 3}}, "model.n_head: must divide d_model"),
     ({"data": {"weights": {"a": -1.0}}}, "data.weights"),

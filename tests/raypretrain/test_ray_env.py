@@ -23,13 +23,18 @@ KILL = ("[2026-12-01 23:09:19,464 E 12030 12030] (gcs_server) gcs_actor_schedule
         "47ca3299ab512c5ed6d006eb01000000, return status: Invalid: KillActor RPC failed for actor "
         "47ca3299ab512c5ed6d006eb01000000: RpcError: RPC error: Socket closed rpc_code: 14")
 
+# CI, 2026-12-01: the session's Ray (no dashboard) under load, once per check interval
+CLEANER_WARNING = ("(PlacementGroupCleaner pid=12964) Failed to query Ray Train Controller actor state. "
+                   "State API may be temporarily unavailable. Continuing to monitor.")
+
 
 def test_noise_is_rays_lines_about_its_own_actors_and_nothing_else():
-    assert noise.is_noise(CONSTRUCTOR) and noise.is_noise(KILL)
+    assert noise.is_noise(CONSTRUCTOR) and noise.is_noise(KILL) and noise.is_noise(CLEANER_WARNING)
     assert noise.is_noise(CONSTRUCTOR.replace("MapWorker(MapBatches(Ingest))", "PreemptionWatcher"))
     for ours in ("[pretrain] step 20/40 | val loss 6.369 | val ppl 583.4", "[1/5 read+clean] 600 docs read",
                  "Traceback (most recent call last):", KILL.replace("Socket closed", "Deadline Exceeded"),
-                 "[2026-12-01 22:55:14,364 E 30633 30633] core_worker.cc:2465: Actor with class name: 'A' failed"):
+                 "[2026-12-01 22:55:14,364 E 30633 30633] core_worker.cc:2465: Actor with class name: 'A' failed",
+                 "(PlacementGroupCleaner pid=12964) Failed to clean up placement group: timeout"):
         assert not noise.is_noise(ours), ours
 
 
