@@ -1,7 +1,8 @@
 """A user's first run, on a terminal: `python -m pretrain` (the embedded default, a short budget) from a
 folder outside the repository. The console holds only the lines listed in ALLOWED (Ray's lines about its
 own actors are filtered by raypretrain.noise, and stay in Ray's session logs), report.html is written,
-and neither the console nor the run's Ray logs show a crash.
+and neither the console nor the run's Ray logs show a crash. Then `python -m tune --set trials=2` (a
+short budget) in the same folder finishes, its console without a crash either.
 
 The run joins the test session's Ray (RAY_ADDRESS, as `ray job submit` runs a job) instead of starting
 a second one on the same two cores; the console filters are the same either way: the driver's own
@@ -21,6 +22,8 @@ import tempfile
 import termios
 import time
 from pathlib import Path
+
+import pytest
 
 from raypretrain import noise
 
@@ -86,7 +89,8 @@ def run_logs(driver_pid: int, since: float) -> tuple[Path, list[Path]]:
     """(the driver's core-worker log, its job's worker logs) in the Ray session the run used."""
     ray_tmp = os.path.join(os.environ.get("RAY_TMPDIR", tempfile.gettempdir()), "ray")
     pattern = os.path.join(ray_tmp, "session_*", "logs", f"python-core-driver-*_{driver_pid}.log")
-    drivers = [Path(p) for p in glob.glob(pattern) if os.path.getmtime(p) >= since]
+    # session_latest is a link to the newest session: each log once, by its real path
+    drivers = sorted({Path(p).resolve() for p in glob.glob(pattern) if os.path.getmtime(p) >= since})
     assert len(drivers) == 1, f"the run's driver log in {ray_tmp}/session_*/logs: {drivers}"
     job = drivers[0].name[len("python-core-driver-"):][:8]  # the job id's hex
     workers = sorted(drivers[0].parent.glob(f"worker-*-{job}-*.[eo][ru][rt]"))
@@ -94,10 +98,21 @@ def run_logs(driver_pid: int, since: float) -> tuple[Path, list[Path]]:
     return drivers[0], workers
 
 
-def test_a_first_run_on_a_terminal_shows_only_our_lines(ray_local, tmp_path):
-    assert not tmp_path.resolve().is_relative_to(ROOT)
+@pytest.fixture(scope="module")
+def user_folder(tmp_path_factory) -> Path:
+    """A folder outside the repository, as a user's; the sweep reuses the first run's sample shards."""
+    folder = tmp_path_factory.mktemp("user")
+    assert not folder.resolve().is_relative_to(ROOT)
+    return folder
+
+
+def user_env(ray_local) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "RAY_DATA_DISABLE_PROGRESS_BARS"}  # a user's defaults
-    env |= {"RAY_ADDRESS": ray_local.get_runtime_context().gcs_address, "TERM": "xterm-256color"}
+    return env | {"RAY_ADDRESS": ray_local.get_runtime_context().gcs_address, "TERM": "xterm-256color"}
+
+
+def test_a_first_run_on_a_terminal_shows_only_our_lines(ray_local, user_folder):
+    tmp_path, env = user_folder, user_env(ray_local)
     start = time.time()
     pid, code, text = run_on_a_terminal([sys.executable, "-m", "pretrain", *BUDGET], tmp_path, env, TIMEOUT_S)
     seconds = time.time() - start
@@ -118,3 +133,21 @@ def test_a_first_run_on_a_terminal_shows_only_our_lines(ray_local, tmp_path):
     assert any("issues/53727" in log.read_text(errors="replace") for log in [driver_log, *worker_logs]), \
         "Ray no longer logs the constructor-arguments line: drop it from raypretrain.noise.NOISE"
     print(f"the run took {seconds:.0f} s")
+
+
+def test_a_short_sweep_from_the_same_folder_finishes(ray_local, user_folder):
+    # the shipped `debug` sweep, 2 trials of 10 steps; the same sample overrides as BUDGET, so the
+    # sample shards the first run built are found again (run alone, it builds them)
+    sample = [f"base.overrides.{arg}" if arg.startswith("data.") else arg for arg in BUDGET[-4:]]
+    short = ["--set", "trials=2", "--set", "scheduler.grace_period=5", *sample]
+    for key, value in {"max_steps": 10, "eval_every": 5, "checkpoint_every": 10, "log_every": 5}.items():
+        short += ["--set", f"base.overrides.train.{key}={value}"]
+    _, code, text = run_on_a_terminal([sys.executable, "-m", "tune", *short], user_folder, user_env(ray_local),
+                                      TIMEOUT_S)
+    assert code == 0, text[-4000:]
+    assert not CRASH.search(text), text[-4000:]
+    sweep = user_folder / "outputs" / "tune" / "debug-sweep"
+    rows = (sweep / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2, rows
+    assert (sweep / "best.yaml").is_file() and (sweep / "curves.png").is_file()
+    assert "[tune] best: " in text
