@@ -5,6 +5,7 @@ Every job's main calls `connect` (or `start_ray` when it shows Ray Data's own pr
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -49,7 +50,14 @@ def data_progress_bars():
     ctx = ray.data.DataContext.get_current()
     saved = ctx.enable_progress_bars
     ctx.enable_progress_bars = sys.stdout.isatty() and os.environ.get("RAY_DATA_DISABLE_PROGRESS_BARS") != "1"
+    # off on purpose (no terminal: a log file, `ray job submit`): not Ray Data's "Progress bars disabled"
+    # WARNING at each dataset; a level the user set is kept
+    bars = logging.getLogger(compat.RAY_DATA_PROGRESS_LOGGER)
+    saved_level = bars.level
+    if not ctx.enable_progress_bars and saved_level == logging.NOTSET:
+        bars.setLevel(logging.ERROR)
     try:
         yield
     finally:
         ctx.enable_progress_bars = saved
+        bars.setLevel(saved_level)

@@ -169,3 +169,24 @@ def test_start_ray_keeps_rays_noise_off_the_console_unless_verbose(ray_local, mo
     else:
         assert "token notice level 40" in done.stdout
         assert not any(noise.is_noise(line) for line in console.splitlines()), console
+
+
+def test_progress_bars_off_without_a_terminal_and_rays_notice_about_it_too(ray_local, capsys):
+    import logging
+
+    import ray.data
+
+    from raypretrain.ray_env import data_progress_bars
+
+    bars = logging.getLogger(compat.RAY_DATA_PROGRESS_LOGGER)
+    assert bars.level == logging.NOTSET
+    with data_progress_bars():  # pytest's captured stdout is not a terminal
+        assert ray.data.DataContext.get_current().enable_progress_bars is False
+        assert not bars.isEnabledFor(logging.WARNING) and bars.isEnabledFor(logging.ERROR)
+    assert bars.level == logging.NOTSET
+    bars.setLevel(logging.INFO)  # a level the user set is kept
+    try:
+        with data_progress_bars():
+            assert bars.level == logging.INFO
+    finally:
+        bars.setLevel(logging.NOTSET)
