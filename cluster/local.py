@@ -135,6 +135,8 @@ class LocalCluster:
 
     def nodes(self) -> list[dict]:
         """The alive nodes: [{"node_id", "resources_total", ...}] from the dashboard's state API."""
+        # heavy (~0.4 s with ray): the helper starts its `ray start` processes without Ray in this process;
+        # only asking the dashboard needs it
         from ray.util.state import list_nodes
 
         return [dict(vars(n)) for n in list_nodes(address=self.dashboard_url, filters=[("state", "=", "ALIVE")],
@@ -168,7 +170,7 @@ class LocalCluster:
         of its own), then SIGTERM to each process group, then SIGKILL."""
         if self.dashboard_url and self.procs and self.procs[0].poll() is None:
             try:
-                from ray.job_submission import JobSubmissionClient
+                from ray.job_submission import JobSubmissionClient  # heavy (~0.6 s with ray), as in nodes()
 
                 client = JobSubmissionClient(self.dashboard_url)
                 for job in client.list_jobs():

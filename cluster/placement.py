@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 
+import ray
+
 DATA_RESOURCE = "data_node"
 STABLE_RESOURCE = "stable_node"
 SLIVER = 0.001  # enough to pin placement; thousands of tasks fit on one node
@@ -26,8 +28,6 @@ ENV = {DATA_RESOURCE: "RAYPRETRAIN_DATA_NODES", STABLE_RESOURCE: "RAYPRETRAIN_ST
 
 
 def _has(resource: str) -> bool:
-    import ray
-
     declared = os.environ.get(ENV[resource], "").strip()
     if declared in ("0", "1"):
         return declared == "1"

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from datapipe.minhash import optimal_bands
 from raypretrain.config import Range, RangeError, at_least, check_ranges, fraction, positive
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -280,8 +281,6 @@ class NearDedupConfig:
         """(bands, rows): as configured, or optimal for threshold as datasketch computes it."""
         if self.bands and self.rows:
             return self.bands, self.rows
-        from datapipe.minhash import optimal_bands
-
         return optimal_bands(self.threshold, self.num_perm,
                              false_positive_weight=1.0 - self.false_negative_weight,
                              false_negative_weight=self.false_negative_weight)

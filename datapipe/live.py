@@ -31,16 +31,20 @@ from collections import Counter
 
 import numpy as np
 import pyarrow as pa
+import ray
+import ray.data
 
+from cluster.placement import data_resources
 from raypretrain import storage
 from datapipe.clean import Cleaner, clean_batch
 from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.dedup import text_hash
+from datapipe.job import resolve_inputs, sample_sources
 from datapipe.neardup import BandIndex, StreamingNearDedup
 from datapipe.pack import is_validation, pack_blocks
 from datapipe.read import read_file
 from datapipe.tokenize import encode, from_json
-from raypretrain.config import from_dict, to_dict
+from raypretrain.config import ConfigError, from_dict, to_dict
 
 
 class ExactIndex:
@@ -66,8 +70,6 @@ def shard_of(digest: bytes, shards: int) -> int:
 
 def exact_seen(indexes: list, where: list[str], hashes: list[bytes]) -> list[str | None]:
     """Ask each ExactIndex shard about its share of a batch (in parallel); answers in batch order."""
-    import ray
-
     owner = [shard_of(h, len(indexes)) for h in hashes]
     parts = {s: [i for i, o in enumerate(owner) if o == s] for s in set(owner)}
     refs = {s: indexes[s].check_insert.remote([where[i] for i in idx], [hashes[i] for i in idx])
@@ -165,13 +167,6 @@ def live_dataset(cfg: DatapipeConfig, tokenizer_json: str, seq_len: int, split: 
                  files: list[tuple[storage.Location, str]] | None = None, position: str | None = None):
     """A lazy Ray Dataset of packed blocks of `split` ("train" or "val") from the raw inputs.
     `position`: the trainer's position file (see above); read when the stream starts."""
-    import ray
-    import ray.data
-
-    from cluster.placement import data_resources
-    from datapipe.job import resolve_inputs, sample_sources
-    from raypretrain.config import ConfigError
-
     if seq_len != cfg.pack.seq_len:
         raise ConfigError(f"live mode: data.datapipe.pack.seq_len {cfg.pack.seq_len} != model.seq_len {seq_len}")
     if not cfg.sources:
@@ -198,8 +193,6 @@ def live_dataset(cfg: DatapipeConfig, tokenizer_json: str, seq_len: int, split: 
 def pack_pool(cfg: DatapipeConfig):
     """The LiveTokPack actors: live_pack_actors of them, or a pool that grows from 1 to one per
     cluster CPU with the backlog. One task in flight per actor, so no file queues behind a busy one."""
-    import ray
-
     if cfg.live_pack_actors:
         return ray.data.ActorPoolStrategy(size=cfg.live_pack_actors, max_tasks_in_flight_per_actor=1)
     return ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, int(ray.cluster_resources().get("CPU", 1))),

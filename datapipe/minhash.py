@@ -312,6 +312,7 @@ def shingle_hashes(text: str, n: int = 5, kind: Literal["word", "char"] = "word"
 def permutations(num_perm: int = 128, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """The (a, b) uint32 parameters of h -> a*h + b mod 2^32, taken from datasketch itself
     so that they are drawn exactly as it draws them from `seed`."""
+    # heavy (~0.3 s over numpy and scipy): python -m datapipe --help and datapipe.inspect go without it
     from datasketch import MinHash
 
     m = MinHash(num_perm=num_perm, seed=seed, scheme="affine32")

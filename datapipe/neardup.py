@@ -209,6 +209,8 @@ class StreamingNearDedup:
     def __call__(self, doc_ids: list[str], texts: list[str]) -> list[str | None]:
         """For each document, the id of an earlier near duplicate (so drop it), or None. A
         document asked about again (a retried task) is not its own duplicate (see BandIndex)."""
+        # only the streaming mode's actors need Ray: the batch functions run in a Ray-free process
+        # (bench/neardup_stage_bench.py measures their memory there)
         import ray
 
         if not doc_ids:

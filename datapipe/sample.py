@@ -40,6 +40,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import zstandard
+
 from datapipe import sample_words as W
 
 MIN_DOCS = 20
@@ -668,8 +670,6 @@ def write_corpus(path: str | Path, n_docs: int, seed: int = 0) -> dict[str, int]
     if path.suffix == ".gz":
         data = gzip.compress(data, mtime=0)  # mtime=0 keeps the bytes reproducible
     elif path.suffix in (".zst", ".zstd"):
-        import zstandard
-
         data = zstandard.ZstdCompressor().compress(data)
     path.write_bytes(data)
     return kind_counts(n_docs)

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import ray
 
 from raypretrain import storage
 from datapipe.clean import Cleaner, clean_batch
@@ -84,8 +85,6 @@ class _StageActor:
         self.resume = resume
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        import ray
-
         ctx = ray.get_runtime_context()
         who = {"actor": ctx.get_actor_id() or "", "node": ctx.get_node_id()}
         summaries = [json.dumps(to_dict(self.run_task(from_dict(self.spec_type, json.loads(spec)), **who)))

@@ -13,6 +13,7 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from datapipe.config import TokenizeConfig
+from raypretrain.config import ConfigError
 
 
 def train_tokenizer(texts: Iterable[str], cfg: TokenizeConfig) -> Tokenizer:
@@ -32,8 +33,6 @@ def train_tokenizer(texts: Iterable[str], cfg: TokenizeConfig) -> Tokenizer:
 
 def from_json(tokenizer_json: str, cfg: TokenizeConfig) -> Tokenizer:
     """Build a tokenizer from its JSON and check it has our EOS and PAD tokens."""
-    from raypretrain.config import ConfigError
-
     tok = Tokenizer.from_str(tokenizer_json)
     for name in (cfg.eos_token, cfg.pad_token):
         if tok.token_to_id(name) is None:

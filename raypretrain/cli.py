@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+from importlib.metadata import version
+
+import configs
 
 COMMANDS = {  # subcommand → (module with main(argv), what it does)
     "run": ("pretrain.main", "the whole job on the embedded default (same as train with no arguments)"),
@@ -33,8 +36,6 @@ COMMANDS = {  # subcommand → (module with main(argv), what it does)
 
 
 def list_presets() -> int:
-    import configs
-
     for job in configs.JOBS:
         for name, path in configs.presets(job).items():
             print(f"{job:<9} {name:<10} {configs.describe(path)}")
@@ -52,8 +53,6 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0
     if argv[0] == "--version":
-        from importlib.metadata import version
-
         print(f"raypretrain {version('raypretrain')}")
         return 0
     if argv[0] == "presets":

@@ -18,6 +18,8 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 
+import configs
+
 T = TypeVar("T")
 
 
@@ -106,8 +108,6 @@ def load(cls: type[T], path: str | Path | None = None, overrides: list[str] | tu
 
 def preset_or_file(job: str | None, name: str) -> Path:
     """The YAML file `name` means: a file path, or (with `job`) a shipped preset's bare name."""
-    import configs
-
     found = configs.find(job, name) if job else (Path(name) if Path(name).is_file() else None)
     if found is None:
         known = f" (presets: {', '.join(configs.presets(job))})" if job else ""

@@ -47,6 +47,7 @@ def extension_dirs() -> list[str]:
     env = os.environ.get("TORCH_EXTENSIONS_DIR")
     if env:
         return [env]
+    # torch may be missing or broken: checks() says so first, and calls this only once torch imported
     from torch.utils.cpp_extension import get_default_build_root
     import torch
 
@@ -77,7 +78,7 @@ def free_disk(folder: str = ".") -> Check:
 
 
 def gpu() -> Check:
-    import torch
+    import torch  # as in extension_dirs: checks() calls this only once torch imported
 
     if torch.cuda.is_available():
         return Check("gpu", True, f"{torch.cuda.device_count()} × {torch.cuda.get_device_name(0)}")

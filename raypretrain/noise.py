@@ -23,6 +23,7 @@ gone even if an orphan still holds the pipe. Run as a script it imports only the
 from __future__ import annotations
 
 import atexit
+import fcntl
 import logging
 import os
 import re
@@ -30,6 +31,7 @@ import select
 import signal
 import subprocess
 import sys
+import termios
 
 NOISE: dict[str, str] = {
     # ray-project/ray#53727: an actor created with constructor arguments in the object store and
@@ -114,7 +116,7 @@ def _noise_traceback_end(lines: list[str], i: int) -> int | None:
 
 def quiet_console() -> None:
     """Before ray.init: the console without NOISE, and without Ray's token-authentication notice."""
-    from raypretrain import compat
+    from raypretrain import compat  # the stderr copier runs this file as a script with only the standard library
 
     # "Token authentication is enabled for this Ray cluster…" (WARNING, at every ray.init that starts
     # a local Ray): the local Ray is the one we start here, token authentication on is Ray's safe
@@ -131,7 +133,7 @@ def filter_worker_lines() -> None:
     """Drop NOISE and NOISE_TRACEBACKS from the worker lines Ray forwards to this driver (before its
     dedup, so no "[repeated 2x across cluster]" summary of them either). Each batch holds one worker's
     lines as they were read from its log file, so a traceback comes whole."""
-    from raypretrain import compat
+    from raypretrain import compat  # as in quiet_console: the copier script imports only the standard library
 
     if "worker_lines" in _installed:
         return
@@ -187,8 +189,6 @@ def _channel(real: int) -> tuple[int, int]:
     let them run wider than the screen and break their redraws); a pipe otherwise."""
     if not os.isatty(real):
         return os.pipe()
-    import termios
-
     master, slave = os.openpty()
     attrs = termios.tcgetattr(slave)
     attrs[1] &= ~termios.OPOST  # bytes through as written: the real terminal does its own \n → \r\n
@@ -198,9 +198,6 @@ def _channel(real: int) -> tuple[int, int]:
 
 
 def _same_size(real: int, master: int) -> None:
-    import fcntl
-    import termios
-
     try:
         fcntl.ioctl(master, termios.TIOCSWINSZ, fcntl.ioctl(real, termios.TIOCGWINSZ, b"\0" * 8))
     except OSError:  # not terminals (the pipe case)

@@ -9,6 +9,8 @@ import logging
 import os
 import sys
 
+import ray
+
 from raypretrain import compat, noise
 
 
@@ -16,8 +18,6 @@ def start_ray(verbose: bool = False) -> None:
     """Join the cluster in RAY_ADDRESS, or start a local Ray; Ray's and Ray Data's INFO logs
     (dataset plans, "execution finished"), and Ray's lines about its own actors that cannot be fixed
     from outside (raypretrain.noise), on the console only when verbose."""
-    import ray
-
     if not ray.is_initialized():
         if not verbose:
             # Only the process that joins Ray here owns its console: a caller that ran ray.init
@@ -35,7 +35,7 @@ def start_ray(verbose: bool = False) -> None:
 
 def connect(verbose: bool = False) -> None:
     """start_ray, with Ray Data's progress bars off: training shows its own progress line."""
-    import ray.data
+    import ray.data  # heavy (~0.6 s): python -m datapipe imports this module, and its --help loads no Ray Data
 
     start_ray(verbose)
     ray.data.DataContext.get_current().enable_progress_bars = False
@@ -45,7 +45,7 @@ def connect(verbose: bool = False) -> None:
 def data_progress_bars():
     """Ray Data's progress bars while the driver runs datapipe, on a terminal only (and not with
     RAY_DATA_DISABLE_PROGRESS_BARS=1); off again for training, where our own progress line shows."""
-    import ray.data
+    import ray.data  # heavy, as in connect
 
     ctx = ray.data.DataContext.get_current()
     saved = ctx.enable_progress_bars

@@ -10,6 +10,7 @@ import json
 import os
 import posixpath
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+from raypretrain.config import ConfigError
 
 _GLOB_CHARS = "*?["
 
@@ -47,8 +50,6 @@ def resolve(uri: str) -> Location:
         try:
             fs, path = pafs.FileSystem.from_uri(uri)
         except (ValueError, OSError, NotImplementedError, pa.ArrowException) as e:
-            from raypretrain.config import ConfigError
-
             raise ConfigError(f"{uri}: not a path or URI that can be opened ({str(e).splitlines()[0]})") from None
         return Location(fs, path, uri)
     path = os.path.abspath(uri)
@@ -90,8 +91,6 @@ def _glob_regex(pattern: str) -> re.Pattern:
     try:
         return re.compile(out + r"\Z")
     except re.error as e:
-        from raypretrain.config import ConfigError
-
         raise ConfigError(f"{pattern}: not a valid glob ({e})") from None
 
 
@@ -178,8 +177,6 @@ def sweep_tmp(loc: Location, older_than_s: float = 0.0) -> int:
     Returns how many were removed."""
     if not isinstance(loc.fs, pafs.LocalFileSystem) or not os.path.isdir(loc.path):
         return 0
-    import time
-
     removed, now = 0, time.time()
     for d, _, names in os.walk(loc.path):
         for name in names:
@@ -210,8 +207,6 @@ def refuse_overlap(output: str, inputs: list[str], what: str = "output") -> None
     """ConfigError if the output folder equals, contains or lies inside any input (local paths
     compared after resolving symlinks; URIs by scheme and path prefix). A glob input is compared
     by the folder above its first wildcard."""
-    from raypretrain.config import ConfigError
-
     out = _comparable(output)
     for item in inputs:
         parts = item.split("/")
@@ -225,8 +220,6 @@ def refuse_overlap(output: str, inputs: list[str], what: str = "output") -> None
 def check_replaceable(loc: Location, markers: tuple[str, ...], what: str) -> None:
     """ConfigError unless `loc` is missing, an empty folder, or a folder one of our jobs wrote
     (it holds one of `markers`, relative paths). Called before anything deletes or replaces it."""
-    from raypretrain.config import ConfigError
-
     info = loc.fs.get_file_info(loc.path)
     if info.type == pafs.FileType.NotFound:
         return

@@ -17,12 +17,21 @@ import math
 import os
 import sys
 
+import ray
+import ray.tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.search import ConcurrencyLimiter
+from ray.tune.search.basic_variant import BasicVariantGenerator
+
+from cluster.placement import trial_driver_resources
 from raypretrain.config import ConfigError, from_dict, load, to_dict
 from pretrain.config import PretrainConfig
 from raypretrain.ray_env import connect
 from pretrain.trainer import ensure_shards
 from tune import space as spaces
 from tune.config import TuneConfig
+from tune.report import write_results
+from tune.trial import run_trial
 
 DEFAULT_CONFIG = "debug"
 """The shipped sweep preset (configs/tune/debug.yaml) a bare `python -m tune` runs, from any folder."""
@@ -69,12 +78,6 @@ def concurrency(tcfg: TuneConfig, base: PretrainConfig, trials: int, resources: 
 
 
 def build_tuner(tcfg: TuneConfig, base: PretrainConfig, parsed: dict, sweep_dir: str):
-    import ray
-    import ray.tune
-
-    from cluster.placement import trial_driver_resources
-    from tune.trial import run_trial
-
     base_dict = to_dict(base)
     trainable = ray.tune.with_resources(
         ray.tune.with_parameters(run_trial, base=base_dict, sweep_dir=sweep_dir, metric=tcfg.metric, mode=tcfg.mode),
@@ -100,20 +103,16 @@ def build_tuner(tcfg: TuneConfig, base: PretrainConfig, parsed: dict, sweep_dir:
 def search_alg(tcfg: TuneConfig, max_concurrent: int):
     """Random/grid sampling, or Optuna's TPE; either one limited to max_concurrent trials in flight."""
     if tcfg.search != "optuna":
-        from ray.tune.search.basic_variant import BasicVariantGenerator
         return BasicVariantGenerator(random_state=tcfg.seed, max_concurrent=max_concurrent)
     try:
-        import optuna  # noqa: F401
+        import optuna  # noqa: F401 (optional: only with search: optuna; --check says if it is missing)
     except ImportError:
         raise ConfigError("search: optuna is not installed (pip install -e '.[optuna]')") from None
-    from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
+    from ray.tune.search.optuna import OptunaSearch  # it imports optuna (optional), so only here
     return ConcurrencyLimiter(OptunaSearch(seed=tcfg.seed), max_concurrent=max_concurrent)
 
 
 def scheduler(tcfg: TuneConfig, base: PretrainConfig, max_steps: int):
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-
     if tcfg.scheduler.kind == "fifo":
         return FIFOScheduler()
     grace = tcfg.scheduler.grace_period or base.train.eval_every
@@ -160,8 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"tune: error: {e}", file=sys.stderr)
         return 2
-
-    from tune.report import write_results
 
     print(f"[tune] sweep {tcfg.name}: {tcfg.trials} samples of {', '.join(parsed)}; "
           f"TensorBoard: tensorboard --logdir {os.path.join(sweep_dir, 'tensorboard')}", flush=True)

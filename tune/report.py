@@ -72,9 +72,10 @@ def write_best(row: dict, tcfg: TuneConfig, base: dict, keys: list[str], sweep_d
 
 def plot(grid, tcfg: TuneConfig, keys: list[str], path: str) -> None:
     """Every trial's validation curve (metric against step) in one PNG, labelled with its point."""
+    # heavy (~0.7 s with pyplot): only for curves.png after the sweep; python -m tune --help goes without it
     import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg"): no display needed
 
     fig, ax = plt.subplots(figsize=(8, 5))
     positive = True

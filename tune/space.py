@@ -11,6 +11,8 @@ import dataclasses
 import typing
 from typing import Any
 
+from ray import tune
+
 from raypretrain.config import ConfigError, from_dict
 from pretrain.config import PretrainConfig
 
@@ -118,8 +120,6 @@ def validate(space: dict[str, dict], base: dict) -> dict[str, tuple[str, list]]:
 
 def to_ray(parsed: dict[str, tuple[str, list]], search: str) -> dict:
     """Ray Tune's param_space, flat: {'optim.lr': tune.loguniform(...), ...}."""
-    from ray import tune
-
     out = {}
     for key, (kind, args) in parsed.items():
         if kind == "grid" or (kind == "choice" and search == "grid"):

@@ -12,11 +12,17 @@ import os
 import time
 
 import ray
+import ray.data
+import ray.tune
 from raypretrain.compat import WorkerGroupCallback, placement_group_of
 from ray.tune.integration.ray_train import TuneReportCallback
+from ray.util.placement_group import remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from cluster.placement import trial_driver_resources
 from raypretrain.config import ConfigError, from_dict
 from pretrain.config import PretrainConfig
+from pretrain.trainer import build_trainer
 from tune.space import merge
 
 INVALID = "invalid"
@@ -58,10 +64,6 @@ class FreeWhenStopped(WorkerGroupCallback):
     cleaner finds the dead controller only through the dashboard's state API; this one pings it."""
 
     def after_worker_group_start(self, worker_group) -> None:
-        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
-
-        from cluster.placement import trial_driver_resources
-
         pg = placement_group_of(worker_group)
         # detached and outside the trial's placement group, so it outlives the trial it cleans up after
         reaper = ray.remote(num_cpus=0)(Reaper).options(
@@ -85,8 +87,6 @@ class Reaper:
         self.controller, self.pg = controller, pg
 
     def watch(self) -> None:
-        from ray.util.placement_group import remove_placement_group
-
         while True:
             try:
                 ray.get(self.controller.__ray_ready__.remote(), timeout=30)
@@ -107,11 +107,6 @@ def run_trial(point: dict, base: dict, sweep_dir: str, metric: str, mode: str) -
     config refuses (a ConfigError while building the config or the trainer: a micro-batch that does not
     divide the batch, a model that does not fit the shards) ends the trial at once with one result,
     {invalid: reason, metric: worst}, so the sweep goes on and the search learns to avoid it."""
-    import ray.data
-    import ray.tune
-
-    from pretrain.trainer import build_trainer
-
     ray.data.DataContext.get_current().enable_progress_bars = False
     trial_id = ray.tune.get_context().get_trial_id()
     try:

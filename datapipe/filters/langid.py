@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
 from datapipe.config import LangIdConfig
 from raypretrain.config import ConfigError
 
@@ -17,8 +19,6 @@ class LanguageFilter:
         if cfg.fasttext_model:
             self._fasttext = _load_fasttext(cfg.fasttext_model)
         else:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
             # py3langid 0.4 renamed from_pickled_model to from_model_file
             load = getattr(LanguageIdentifier, "from_model_file", None) or LanguageIdentifier.from_pickled_model
             self._langid = load(MODEL_FILE, norm_probs=True)
@@ -49,7 +49,7 @@ def _load_fasttext(path: str):
     if not Path(path).is_file():
         raise ConfigError(f"clean.lang_id.fasttext_model: file not found: {path}")
     try:
-        import fasttext
+        import fasttext  # optional (not a dependency): only with clean.lang_id.fasttext_model set
     except ImportError:
         raise ConfigError(
             "clean.lang_id.fasttext_model: the fasttext package is not installed (pip install fasttext)"
