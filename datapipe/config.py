@@ -372,6 +372,9 @@ class DatapipeConfig:
     """Packing into fixed-length blocks and the train/validation split."""
     sample_docs: int = 3000
     """Size of the generated sample corpus used when no sources are given."""
+    sample_sources: tuple[str, ...] = ("sample",)
+    """Source names the generated sample corpus is dealt into, document by document in turn (more than one
+    lets you try data.weights and data.schedule on the embedded default)."""
     actor_num_cpus: float = 1.0
     """CPUs each stage actor reserves; the pool has one actor per that many cluster CPUs."""
     keep_work: bool = False
@@ -388,5 +391,9 @@ class DatapipeConfig:
                 raise RangeError(f"sources.{s.name}.paths: no input paths given")
         if not self.output:
             raise RangeError("output: must not be empty")
+        if not self.sample_sources or len(set(self.sample_sources)) != len(self.sample_sources):
+            raise RangeError(f"sample_sources: {list(self.sample_sources)} must be distinct names, at least one")
+        for name in self.sample_sources:
+            check_name("sample_sources", name)
         check_ranges(self, {"sample_docs": Range(SAMPLE_MIN_DOCS, 10_000_000), "actor_num_cpus": Range(0, 1024),
                             "live_pack_actors": Range(0, 4096)})

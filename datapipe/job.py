@@ -93,7 +93,16 @@ def sample_sources(cfg: DatapipeConfig) -> DatapipeConfig:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_corpus(path, cfg.sample_docs, seed=0)
         print(f"[datapipe] generated sample corpus {path} ({cfg.sample_docs:,} docs)")
-    return dataclasses.replace(cfg, sources=(SourceConfig(name="sample", paths=(str(path),)),))
+    names = cfg.sample_sources
+    if len(names) == 1:
+        return dataclasses.replace(cfg, sources=(SourceConfig(name=names[0], paths=(str(path),)),))
+    parts = [SAMPLE_DIR / f"corpus-{cfg.sample_docs}.{i}-of-{len(names)}.jsonl" for i in range(len(names))]
+    if not all(p.exists() for p in parts):
+        lines = path.read_bytes().splitlines(keepends=True)
+        for i, part in enumerate(parts):
+            storage.write_bytes(storage.resolve(str(part)), b"".join(lines[i::len(names)]))
+    return dataclasses.replace(cfg, sources=tuple(SourceConfig(name=name, paths=(str(part),))
+                                                  for name, part in zip(names, parts)))
 
 
 def run(cfg: DatapipeConfig, overwrite: bool = False, resume: bool = False, verbose: bool = False) -> tuple[dict, str]:

@@ -13,6 +13,7 @@ import pytest
 from datapipe import sample
 from datapipe.clean import clean_text, normalize
 from datapipe.config import CleanConfig, ReadConfig, SourceConfig
+from raypretrain.config import ConfigError
 from raypretrain.storage import resolve
 from datapipe.read import read_file
 
@@ -212,3 +213,21 @@ def test_cli_refuses_too_few_docs(tmp_path, capsys):
 def test_fineweb_slogans_are_short():
     # the nav-menu junk relies on C4 keeping only lines FineWeb counts as short (<= 30 chars)
     assert max(map(len, sample.W.SHORT_LINES)) <= 30
+
+
+def test_the_sample_corpus_deals_into_named_sources_document_by_document(tmp_path, monkeypatch):
+    from datapipe.config import DatapipeConfig
+    from datapipe.job import sample_sources
+
+    monkeypatch.chdir(tmp_path)
+    one = sample_sources(DatapipeConfig(sample_docs=30))
+    assert [s.name for s in one.sources] == ["sample"]
+    whole = open(one.sources[0].paths[0], "rb").read().splitlines()
+    two = sample_sources(DatapipeConfig(sample_docs=30, sample_sources=("early", "late")))
+    assert [s.name for s in two.sources] == ["early", "late"]
+    parts = [open(s.paths[0], "rb").read().splitlines() for s in two.sources]
+    assert parts == [whole[0::2], whole[1::2]]  # every document once, in turn
+    with pytest.raises(ConfigError, match="sample_sources"):
+        DatapipeConfig(sample_sources=("a", "a"))
+    with pytest.raises(ConfigError, match="sample_sources"):
+        DatapipeConfig(sample_sources=("../x",))
