@@ -3,6 +3,7 @@
     python bench/train_overhead.py                     # bare vs ours (ZeRO-2), 3 interleaved rounds of 40 steps
     python bench/train_overhead.py --ray-bare --zero 2 --zero 0 --worker-niceness -1   # + Ray's default nice 15
     python bench/train_overhead.py --in-process --no-ours --zero 2 --zero 0        # DeepSpeed alone, no Ray
+    python bench/train_overhead.py --compile           # + bare-compiled and ours-zN-compiled (train.compile)
 
 Same run, same model, same batch, same blocks, same thread count (and, with --worker-niceness 0, same priority):
 
@@ -15,6 +16,8 @@ Same run, same model, same batch, same blocks, same thread count (and, with --wo
             itself logs to TensorBoard (`perf/step_time_s`, `perf/data_wait_fraction`), read back with
             EventAccumulator.
   bare-ray  (--ray-bare) the bare loop as a 1-CPU Ray task: what running in a Ray worker process costs by itself.
+  *-compiled (--compile) the same with torch.compile: `torch.compile(model)` in the bare loop, train.compile=true
+            (DeepSpeed's engine.compile, inductor) in ours; the first logging window, skipped, holds the compilation.
   ds-zN     (--in-process) `pretrain.loop.build_engine` + `pretrain.loop.train_step` in this process on a numpy
             iterator, no Ray: DeepSpeed's share of ours/bare.
 
@@ -72,6 +75,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--health-check-s", type=float,
                    help="RAY_TRAIN_HEALTH_CHECK_INTERVAL_S (how often the controller polls the worker; Ray's default 2)")
     p.add_argument("--no-ours", action="store_true", help="skip the Ray Train runs (with --in-process: DeepSpeed only)")
+    p.add_argument("--compile", action="store_true", help="also time bare-compiled and ours-zN-compiled (train.compile)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--out", default="outputs/bench/train_overhead", help="Ray storage for the 'ours' runs")
     p.add_argument("--verbose", action="store_true", help="show the Ray workers' output")
@@ -82,7 +86,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return a
 
 
-def make_cfg(args, shards: str, seq_len: int, vocab: int, zero: int, name: str):
+def make_cfg(args, shards: str, seq_len: int, vocab: int, zero: int, name: str, compile: bool = False):
     from raypretrain.config import load
     from pretrain.config import PretrainConfig
     from pretrain.main import DEFAULT_CONFIG
@@ -95,7 +99,7 @@ def make_cfg(args, shards: str, seq_len: int, vocab: int, zero: int, name: str):
             f"train.eval_every={args.steps}", f"train.checkpoint_every={args.steps}", "train.eval_blocks=8",
             f"deepspeed.zero_stage={zero}", "scaling.num_workers=1", "scaling.cpus_per_worker=1",
             "scaling.use_gpu='no'", f"data.prefetch_batches={args.prefetch}",
-            f"run.name={name}", f"run.storage_path={args.out}"]
+            f"run.name={name}", f"run.storage_path={args.out}", f"train.compile={str(compile).lower()}"]
     if shards:
         sets.append(f"data.shards={shards}")
     return load(PretrainConfig, os.path.join(ROOT, DEFAULT_CONFIG), sets)
@@ -103,11 +107,10 @@ def make_cfg(args, shards: str, seq_len: int, vocab: int, zero: int, name: str):
 
 def block_reader(cfg, manifest):
     """The callable rank 0 of a 1-worker run maps its sample indices through, used here without Ray."""
-    from pretrain.data import BlockReader, mix_weights, sources_of
+    from pretrain.data import BlockReader, run_mix, train_sources
 
-    sources = sources_of(manifest, "train")
-    return BlockReader(cfg.data.shards, sources, mix_weights(sources, manifest, cfg.data.weights), cfg.data.seed,
-                       rank=0, world=1, start=0)
+    return BlockReader(cfg.data.shards, train_sources(cfg.data.shards, manifest), run_mix(cfg, manifest),
+                       cfg.data.seed, rank=0, world=1, start=0)
 
 
 def numpy_batches(cfg, manifest):
@@ -139,6 +142,8 @@ def run_bare(cfg, manifest, args) -> dict:
     mcfg, o = cfg.model, cfg.optim
     torch.manual_seed(cfg.train.seed)
     model = GPT(mcfg).train()
+    if cfg.train.compile:
+        model.compile(backend="inductor", mode=cfg.train.compile_mode)  # in place, as DeepSpeed's engine.compile
     opt = torch.optim.AdamW(model.param_groups(o.weight_decay), lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps)
     total = cfg.total_steps()
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s, o.lr, o.warmup_steps, total, o.min_lr_ratio) / o.lr)
@@ -376,6 +381,8 @@ def main(argv=None) -> int:
     seq_len, vocab = manifest["seq_len"], manifest["vocab_size"]
     vocab = 64 * -(-vocab // 64)
     cfgs = {"bare": make_cfg(args, probe.data.shards, seq_len, vocab, args.zero[0], "bare")}
+    if args.compile:
+        cfgs["bare-compiled"] = make_cfg(args, probe.data.shards, seq_len, vocab, args.zero[0], "bare", compile=True)
     if args.ray_bare:
         cfgs["bare-ray"] = cfgs["bare"]
     if args.in_process:
@@ -384,6 +391,9 @@ def main(argv=None) -> int:
     if not args.no_ours:
         for z in args.zero:
             cfgs[f"ours-z{z}"] = make_cfg(args, probe.data.shards, seq_len, vocab, z, f"ours-z{z}")
+            if args.compile:
+                cfgs[f"ours-z{z}-compiled"] = make_cfg(args, probe.data.shards, seq_len, vocab, z,
+                                                       f"ours-z{z}-compiled", compile=True)
     mcfg = cfgs["bare"].model
 
     if ray.is_initialized():

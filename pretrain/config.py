@@ -15,6 +15,32 @@ from pretrain.model import GPTConfig, num_params
 
 
 @dataclass(frozen=True)
+class StageConfig:
+    """One stage of a curriculum (`data.schedule`): its mix of sources, and where it ends."""
+
+    weights: dict[str, float] = field(default_factory=dict)
+    """Mixing weight per source name in this stage; sources left out get weight 0."""
+    until_step: int = 0
+    """The stage ends before this optimizer step (0: see until_tokens; the last stage may leave both 0)."""
+    until_tokens: int = 0
+    """The stage ends once this many training tokens are planned (rounded up to a whole step)."""
+    blend_steps: int = 0
+    """Over the stage's last blend_steps steps the mix moves linearly to the next stage's weights."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self, {"weights": at_least(0), "until_step": at_least(0), "until_tokens": at_least(0),
+                            "blend_steps": at_least(0)})
+        if not self.weights or not sum(self.weights.values()):
+            raise RangeError("weights: not all 0")
+        if self.until_step and self.until_tokens:
+            raise RangeError("until_step: set until_step or until_tokens, not both")
+
+    def end_step(self, global_batch_tokens: int) -> int:
+        """The first step after the stage (0: none given)."""
+        return self.until_step or -(-self.until_tokens // global_batch_tokens)
+
+
+@dataclass(frozen=True)
 class DataConfig:
     mode: Literal["shards", "live"] = "shards"
     """shards: read packed shards written by `python -m datapipe`; live: run the datapipe
@@ -33,11 +59,20 @@ class DataConfig:
     """The datapipe config used to build the sample shards, and in live mode the pipeline itself."""
     live_tokenizer: str = ""
     """Live mode: tokenizer.json to encode with; empty takes the one in `shards` (or the sample's)."""
+    schedule: tuple[StageConfig, ...] = ()
+    """A curriculum: stages in order, each with its own `weights` until its `until_step` or `until_tokens`
+    (the last stage runs to the end), optionally blending into the next over `blend_steps`. Empty: `weights`
+    for the whole run. Shards mode only; the stream stays a pure function of (seed, schedule, manifest)."""
 
     def __post_init__(self) -> None:
         check_ranges(self, {"seed": at_least(0), "prefetch_batches": Range(0, 1024), "weights": at_least(0)})
         if self.weights and not sum(self.weights.values()):
             raise RangeError("weights: not all 0")
+        if self.schedule and self.weights:
+            raise ConfigError("data.schedule: set either data.weights or data.schedule (each stage has its weights)")
+        if self.schedule and self.mode == "live":
+            raise ConfigError("data.schedule: live mode reads the raw stream in file order and cannot mix by "
+                              "source; use data.mode=shards for a curriculum")
 
 
 @dataclass(frozen=True)
@@ -94,6 +129,11 @@ class TrainConfig:
     """Print a progress line and write TensorBoard scalars every N steps."""
     seed: int = 0
     """Seed of model init, dropout and MLM masking."""
+    compile: bool = False
+    """torch.compile the model inside the DeepSpeed engine (`engine.compile`, inductor; on CPU too): the first steps
+    and the first eval pay the compile (tens of seconds), later steps run faster on GPU. Checkpoints are the same."""
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = "default"
+    """torch.compile's mode when compile is on (reduce-overhead and max-autotune use CUDA graphs on GPU)."""
     record_trace: bool = False
     """Debug: each rank appends (step, loss, global sample positions) to <run>/trace/rank<r>.jsonl."""
     debug_crash_in_save_at_step: int = -1
@@ -209,6 +249,41 @@ class PretrainConfig:
         if t.global_batch_tokens % per_step:
             raise ConfigError(f"train.global_batch_tokens: {t.global_batch_tokens} is not a positive multiple of "
                               f"seq_len × micro_batch_size × num_workers = {per_step}")
+        self.stage_ends()
+
+    def stage_ends(self) -> list[int]:
+        """The first step after each stage of data.schedule but the last (checked: in order, each with an
+        end, room for its blend); ConfigError otherwise."""
+        ends, stages = [], self.data.schedule
+        for i, stage in enumerate(stages):
+            key, end = f"data.schedule[{i}]", stage.end_step(self.train.global_batch_tokens)
+            begin = ends[-1] if ends else 0
+            if i == len(stages) - 1:  # it runs to the end of the run
+                if stage.blend_steps:
+                    raise ConfigError(f"{key}.blend_steps: the last stage has no next stage to blend into")
+                if end and end <= begin:
+                    raise ConfigError(f"{key}: ends at step {end}, not after the previous stage's end at step "
+                                      f"{begin}; stages must be in order")
+                break
+            if not end:
+                raise ConfigError(f"{key}: set until_step or until_tokens (only the last stage may leave them out)")
+            if end <= begin:
+                raise ConfigError(f"{key}: ends at step {end}, not after the previous stage's end at step {begin}; "
+                                  "stages must be in order")
+            if stage.blend_steps >= end - begin:
+                raise ConfigError(f"{key}.blend_steps: {stage.blend_steps} is not shorter than the stage "
+                                  f"({end - begin} steps)")
+            ends.append(end)
+        return ends
+
+    def schedule_warnings(self) -> list[str]:
+        """One line per stage of data.schedule that starts at or after the run's last step (never trained)."""
+        total, out = self.total_steps(), []
+        for i, begin in enumerate(self.stage_ends(), start=1):
+            if begin >= total:
+                out.append(f"data.schedule[{i}] starts at step {begin}, at or after the run's end at step {total}: "
+                           "it is never trained")
+        return out
 
     def check_sample_data(self) -> None:
         """With no data.shards the run builds its own shards from data.datapipe: their shape must

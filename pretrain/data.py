@@ -21,12 +21,14 @@ import io
 import json
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 import ray.data
 
+from pretrain.config import PretrainConfig
 from raypretrain import storage
 from raypretrain.config import ConfigError
 
@@ -61,18 +63,19 @@ def sources_of(manifest: dict, split: str) -> list[Source]:
             for name, shs in sorted(by_name.items())]
 
 
-def mix_weights(sources: list[Source], manifest: dict, weights: dict[str, float]) -> list[float]:
+def mix_weights(sources: list[Source], manifest: dict, weights: dict[str, float],
+                key: str = "data.weights") -> list[float]:
     """Normalised weights per source; empty `weights` means proportional to train tokens."""
     names = [s.name for s in sources]
     unknown = sorted(set(weights) - set(names))
     if unknown:
-        raise ConfigError(f"data.weights: no source {unknown[0]!r} in the shards (sources: {', '.join(names)})")
+        raise ConfigError(f"{key}: no source {unknown[0]!r} in the shards (sources: {', '.join(names)})")
     if weights:
         raw = [float(weights.get(n, 0.0)) for n in names]
     else:
         raw = [float(manifest["sources"][n]["train"]["tokens"]) for n in names]
     if not sum(raw):
-        raise ConfigError("data.weights: every source with train shards has weight 0")
+        raise ConfigError(f"{key}: every source with train shards has weight 0")
     return [w / sum(raw) for w in raw]
 
 
@@ -92,29 +95,96 @@ def cycle_pattern(weights: list[float], cycle: int = CYCLE) -> np.ndarray:
     return pattern
 
 
-class MixPlan:
-    """pos → (source, shard, row); pure and cheap, built on each Ray Data worker."""
+class Segment(NamedTuple):
+    """Global positions from `start` (to the next segment's start) mixed by `weights` (one per source, in
+    sources order, normalised); `stage` is the data.schedule stage they belong to (0 without a schedule)."""
+    start: int
+    weights: tuple[float, ...]
+    stage: int = 0
 
-    def __init__(self, sources: list[Source], weights: list[float], seed: int):
+
+def mix_segments(cfg: PretrainConfig, sources: list[Source], manifest: dict) -> list[Segment]:
+    """The run's mix as segments of global positions: one for data.weights, or one per stage of
+    data.schedule plus one per blend step (the mix moving linearly to the next stage's weights over
+    the stage's last blend_steps steps). A pure function of the config and the manifest."""
+    stages = cfg.data.schedule
+    if not stages:
+        return [Segment(0, tuple(mix_weights(sources, manifest, cfg.data.weights)))]
+    weights = [mix_weights(sources, manifest, st.weights, f"data.schedule[{i}].weights") for i, st in enumerate(stages)]
+    seqs, segments, begin = cfg.seqs_per_step(), [], 0
+    for i, (stage, end) in enumerate(zip(stages, [*cfg.stage_ends(), None])):
+        segments.append(Segment(begin * seqs, tuple(weights[i]), i))
+        for b in range(stage.blend_steps):
+            a = (b + 1) / (stage.blend_steps + 1)
+            mix = [(1 - a) * w + a * v for w, v in zip(weights[i], weights[i + 1])]
+            segments.append(Segment((end - stage.blend_steps + b) * seqs, tuple(mix), i))
+        begin = end
+    return segments
+
+
+class MixPlan:
+    """pos → (source, shard, row); pure and cheap, built on each Ray Data worker.
+
+    Within a segment, positions follow its cycle pattern; a source's j-th block is counted over the
+    whole run (the blocks the earlier segments took come first), so a schedule's stage boundaries
+    neither repeat nor skip a block of any source."""
+
+    def __init__(self, sources: list[Source], segments: list[Segment] | list[float], seed: int):
+        if segments and not isinstance(segments[0], Segment):  # one mix for the whole run
+            segments = [Segment(0, tuple(segments))]
         self.sources, self.seed = sources, seed
-        self.pattern = cycle_pattern(weights)
-        self.per_cycle = np.bincount(self.pattern, minlength=len(sources))
-        # rank of each cycle slot among the slots of the same source
-        self.rank_in_cycle = np.zeros(CYCLE, dtype=np.int64)
-        seen = np.zeros(len(sources), dtype=np.int64)
-        for p, s in enumerate(self.pattern):
-            self.rank_in_cycle[p], seen[s] = seen[s], seen[s] + 1
+        self.starts = np.array([seg.start for seg in segments], dtype=np.int64)
+        self.stages = [seg.stage for seg in segments]
+        patterns: dict[tuple[float, ...], tuple] = {}
+        self.pattern, self.per_cycle, self.rank_in_cycle = [], [], []
+        for seg in segments:
+            if seg.weights not in patterns:
+                pattern = cycle_pattern(list(seg.weights))
+                # rank of each cycle slot among the slots of the same source
+                rank_in_cycle = np.zeros(CYCLE, dtype=np.int64)
+                seen = np.zeros(len(sources), dtype=np.int64)
+                for p, s in enumerate(pattern):
+                    rank_in_cycle[p], seen[s] = seen[s], seen[s] + 1
+                patterns[seg.weights] = (pattern, np.bincount(pattern, minlength=len(sources)), rank_in_cycle)
+            pattern, per_cycle, rank_in_cycle = patterns[seg.weights]
+            self.pattern.append(pattern)
+            self.per_cycle.append(per_cycle)
+            self.rank_in_cycle.append(rank_in_cycle)
+        # blocks of each source taken before each segment
+        self.offset = np.zeros((len(segments), len(sources)), dtype=np.int64)
+        for k in range(1, len(segments)):
+            n = int(self.starts[k] - self.starts[k - 1])
+            taken = (n // CYCLE) * self.per_cycle[k - 1] + np.bincount(self.pattern[k - 1][: n % CYCLE],
+                                                                        minlength=len(sources))
+            self.offset[k] = self.offset[k - 1] + taken
         self.row_starts = [np.concatenate([[0], np.cumsum(s.rows)]) for s in sources]
 
     @lru_cache(maxsize=8)
     def _permutation(self, source: int, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.seed, source, epoch]).permutation(self.sources[source].blocks)
 
+    def segment_of(self, pos: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.starts, pos, side="right") - 1
+
+    def stage_at(self, pos: int) -> int:
+        """The data.schedule stage of a global position."""
+        return self.stages[int(self.segment_of(np.array([pos]))[0])]
+
+    def source_and_index(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(source, j) of each position: it is source's j-th block of the run (counting over epochs)."""
+        seg = self.segment_of(pos)
+        src, j = np.empty(len(pos), dtype=np.int64), np.empty(len(pos), dtype=np.int64)
+        for k in np.unique(seg).tolist():
+            at = seg == k
+            local = pos[at] - self.starts[k]
+            slot = local % CYCLE
+            src[at] = self.pattern[k][slot]
+            j[at] = self.offset[k][src[at]] + (local // CYCLE) * self.per_cycle[k][src[at]] + self.rank_in_cycle[k][slot]
+        return src, j
+
     def lookup(self, pos: np.ndarray) -> list[tuple[int, int, int]]:
         """(source, shard index, row) of each position."""
-        slot = pos % CYCLE
-        src = self.pattern[slot]
-        j = (pos // CYCLE) * self.per_cycle[src] + self.rank_in_cycle[slot]
+        src, j = self.source_and_index(np.asarray(pos, dtype=np.int64))
         out = []
         for s, jj in zip(src.tolist(), j.tolist()):
             n = self.sources[s].blocks
@@ -148,9 +218,9 @@ class BlockReader:
     """Ray Data callable: a batch of one rank's sample indices i → the blocks at global
     positions start + i·world + rank."""
 
-    def __init__(self, root: str, sources: list[Source], weights: list[float], seed: int,
+    def __init__(self, root: str, sources: list[Source], segments: list[Segment], seed: int,
                  rank: int, world: int, start: int):
-        self.plan = MixPlan(sources, weights, seed)
+        self.plan = MixPlan(sources, segments, seed)
         self.cache = ShardCache(root)
         self.rank, self.world, self.start = rank, world, start
 
@@ -162,22 +232,32 @@ class BlockReader:
                 "source": np.array([s for s, _, _ in where], dtype=np.int64)}
 
 
-def rank_dataset(root: str, manifest: dict, weights: dict[str, float], seed: int, rank: int, world: int,
+def train_sources(root: str, manifest: dict) -> list[Source]:
+    sources = sources_of(manifest, "train")
+    if not sources:
+        raise ConfigError(f"{root}: no train shards in manifest.json")
+    return sources
+
+
+def run_mix(cfg: PretrainConfig, manifest: dict) -> list[Segment]:
+    """The run's mix (mix_segments) over its shards' train sources; ConfigError for a source the
+    shards do not hold (the driver calls it before training starts)."""
+    return mix_segments(cfg, train_sources(cfg.data.shards, manifest), manifest)
+
+
+def rank_dataset(root: str, manifest: dict, segments: list[Segment], seed: int, rank: int, world: int,
                  start: int, count: int, batch_size: int):
     """The Ray Dataset of rank `rank`'s next `count` samples after `start` global samples
     were consumed: global positions start + rank, start + world + rank, …, in order. A
     resumed run asks for exactly the remaining range; nothing is read and thrown away."""
-    sources = sources_of(manifest, "train")
-    if not sources:
-        raise ConfigError(f"{root}: no train shards in manifest.json")
-    w = mix_weights(sources, manifest, weights)
+    sources = train_sources(root, manifest)
     # Blocks built here and put in the object store, with no Ray task at all: range()'s read
     # tasks would each want a whole CPU, which the training workers may have reserved (Ray Data
     # then waits forever), and from_numpy() runs an `ndarray_to_block` task per block, whose
     # worker aborted ("Mutex corrupt", SIGABRT) on the console in runs here (issue I).
     ids = np.array_split(np.arange(count, dtype=np.int64), max(1, count // (batch_size * 16)))
     return ray.data.from_blocks([pa.table({"data": chunk}) for chunk in ids]).map_batches(
-        BlockReader, fn_constructor_kwargs=dict(root=root, sources=sources, weights=w, seed=seed,
+        BlockReader, fn_constructor_kwargs=dict(root=root, sources=sources, segments=segments, seed=seed,
                                                 rank=rank, world=world, start=start),
         batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=1), num_cpus=0)
 

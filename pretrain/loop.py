@@ -36,7 +36,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from pretrain.checkpoint import load_tokenizer, restore, save_checkpoint, staging, sweep_staging
 from pretrain.config import PretrainConfig
-from pretrain.data import rank_dataset, val_blocks
+from pretrain.data import MixPlan, rank_dataset, run_mix, train_sources, val_blocks
 from pretrain.model import GPT, GPTConfig, flops_per_token, mlm_mask
 from pretrain.paths import RunPaths, WorkerInputs
 from raypretrain import storage
@@ -68,6 +68,8 @@ class Training:
     """What a checkpoint records: step, tokens, samples, world, seq_len, tokenizer_sha256 (live mode: files_done)."""
     writer: SummaryWriter | None = None
     """Rank 0's TensorBoard writer (None on other ranks)."""
+    mix: MixPlan | None = None
+    """Shards mode: the run's position → source map (what each step's share of sources and stage is)."""
 
     @property
     def on_gpu(self) -> bool:
@@ -159,6 +161,9 @@ def build_engine(cfg: PretrainConfig, on_gpu: bool, universal: bool = False):
     if universal:
         ds_config["checkpoint"] = {"load_universal": True}
     engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=schedule, config=ds_config)
+    if cfg.train.compile:
+        # nn.Module.compile in place: the state dict's keys stay the model's, so checkpoints do not change
+        engine.compile(backend="inductor", compile_kwargs={"mode": cfg.train.compile_mode})
     return engine
 
 
@@ -301,6 +306,7 @@ def train_func(config: dict) -> None:
         state.update(step=step + 1, tokens=state["tokens"] + cfg.train.global_batch_tokens,
                      samples=state["samples"] + cfg.seqs_per_step() // t.world * t.world)
         window.add(dt, result)
+        record_mix(t, step)
         if t.rank == 0:
             eta = (time.perf_counter() - run_start) / (step + 1 - begin) * (total - step - 1)
             t.progress.step(step=step + 1, total=total, loss=window.loss / window.steps,
@@ -345,6 +351,9 @@ def start(inputs: WorkerInputs) -> Training:
                            "converted for elastic resume (resume through python -m pretrain --resume)")
     t.state["world"] = t.world
     t.writer = open_writer(t)
+    if cfg.data.mode == "shards":
+        t.mix = MixPlan(train_sources(cfg.data.shards, manifest), run_mix(cfg, manifest), cfg.data.seed)
+        t.state["stage"] = t.mix.stage_at(t.state["samples"])
     return t
 
 
@@ -387,6 +396,20 @@ def show_eval(t: Training, metrics: dict, step: int, record: bool = True) -> Non
         t.writer.add_scalar("val/perplexity", metrics["val_ppl"], step)
 
 
+def record_mix(t: Training, step: int) -> None:
+    """After `step`: its share of samples by source (data/share/<source>) and its data.schedule stage
+    (data/stage) in TensorBoard, from the run's pure position → source map; the stage in `t.state`."""
+    if t.mix is None:
+        return
+    seqs = t.cfg.seqs_per_step()
+    t.state["stage"] = t.mix.stage_at(t.state["samples"])  # where the next step starts
+    if t.writer:
+        src, _ = t.mix.source_and_index(np.arange(step * seqs, (step + 1) * seqs, dtype=np.int64))
+        for i, share in enumerate(np.bincount(src, minlength=len(t.mix.sources)) / seqs):
+            t.writer.add_scalar(f"data/share/{t.mix.sources[i].name}", share, step + 1)
+        t.writer.add_scalar("data/stage", t.mix.stage_at(step * seqs), step + 1)
+
+
 def checkpoint(t: Training, metrics: dict, crash: bool = False) -> None:
     """Save this rank's part of a checkpoint in a staging folder (removed afterwards, even on an
     error) and report it with the metrics; Ray uploads it and registers it once every rank has.
@@ -416,7 +439,7 @@ def _train_batches(t: Training, per_rank: bool, total: int):
         # Resuming: read exactly the remaining range, from the same deterministic order.
         ray.data.DataContext.get_current().execution_options.preserve_order = True
         remaining = (total - state["step"]) * cfg.seqs_per_step() // t.world
-        ds = rank_dataset(cfg.data.shards, t.manifest, cfg.data.weights, cfg.data.seed, t.rank, t.world,
+        ds = rank_dataset(cfg.data.shards, t.manifest, run_mix(cfg, t.manifest), cfg.data.seed, t.rank, t.world,
                           start=state["samples"], count=remaining, batch_size=cfg.train.micro_batch_size)
         return ds.iter_torch_batches(**kwargs)
     if not per_rank:

@@ -59,6 +59,8 @@ def preflight(cfg: PretrainConfig, resume: str) -> None:
         cfg.check_sample_data()
     if cfg.data.live_tokenizer and not storage.exists(storage.resolve(cfg.data.live_tokenizer)):
         raise ConfigError(f"data.live_tokenizer: file not found: {cfg.data.live_tokenizer}")
+    for line in cfg.schedule_warnings():
+        print(f"pretrain: warning: {line}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@
                     exact or near duplicate, rejected (by reason); from the shards' stats.json
     tokens.png      tokens by source and split
     throughput.png  documents/s per data stage, and training tokens/s by step
+    sources.png     training tokens by source over the steps, stacked (the data.schedule curriculum's mix)
 """
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import json
 import logging
 import os
 
+import numpy as np
 from matplotlib.figure import Figure  # not pyplot: no global figure manager, no backend to choose
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-PLOTS = ("loss", "documents", "tokens", "throughput")
+PLOTS = ("loss", "documents", "tokens", "throughput", "sources")
 PURGE_MESSAGE = "Detected out of order event.step"
 """How TensorBoard's reader logs the events it drops past a resumed run's restart (see pretrain.loop.open_writer)."""
 
@@ -68,7 +70,18 @@ def _bar(ax, rows, xlabel):
         ax.text(v, i, f" {v:,.0f}", va="center", fontsize=8)
 
 
-def plot_all(out_dir: str, tb: dict, stats: dict | None) -> dict[str, str]:
+def _sources(ax, tb: dict, tokens_per_step: int) -> None:
+    """Training tokens so far by source at each step, stacked, from the data/share/<source> scalars."""
+    tags = sorted(tag for tag in tb if tag.startswith("data/share/"))
+    steps = [step for step, _ in tb[tags[0]]]
+    cumulative = [np.cumsum([dict(tb[tag]).get(step, 0.0) * tokens_per_step for step in steps]) for tag in tags]
+    ax.stackplot(steps, cumulative, labels=[tag[len("data/share/"):] for tag in tags])
+    ax.set_xlabel("step")
+    ax.set_ylabel("training tokens so far")
+    ax.legend(loc="upper left")
+
+
+def plot_all(out_dir: str, tb: dict, stats: dict | None, tokens_per_step: int = 0) -> dict[str, str]:
     """Write the PNGs that have data; {name: path}."""
     os.makedirs(out_dir, exist_ok=True)
     paths = {}
@@ -109,15 +122,20 @@ def plot_all(out_dir: str, tb: dict, stats: dict | None) -> dict[str, str]:
             axes[1].set_xlabel("step")
             axes[1].set_ylabel("training tokens/s")
         save(fig, "throughput")
+    if tokens_per_step and any(tag.startswith("data/share/") for tag in tb):
+        fig = Figure(figsize=(7, 4))
+        _sources(fig.subplots(), tb, tokens_per_step)
+        save(fig, "sources")
     return paths
 
 
-def write_report(out_dir: str, tb_dir: str, data_dir: str | None, facts: dict[str, str]) -> str:
+def write_report(out_dir: str, tb_dir: str, data_dir: str | None, facts: dict[str, str],
+                 tokens_per_step: int = 0) -> str:
     """Plots and report.html in out_dir from the TensorBoard events and the shards' stats.json;
     `facts` (label → text) head the page. Returns the HTML's path."""
     stats_path = os.path.join(data_dir, "stats.json") if data_dir else None
     stats = json.load(open(stats_path)) if stats_path and os.path.isfile(stats_path) else None
-    paths = plot_all(out_dir, scalars(tb_dir) if os.path.isdir(tb_dir) else {}, stats)
+    paths = plot_all(out_dir, scalars(tb_dir) if os.path.isdir(tb_dir) else {}, stats, tokens_per_step)
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts.items())
     images = []
     for name in PLOTS:

@@ -48,6 +48,7 @@ def finish(cfg: PretrainConfig, result) -> None:
         events = os.path.join(paths.report, "events")
         storage.copy_tree(paths.tensorboard_mirror, events)
         facts["TensorBoard"] += f" (a copy: {paths.tensorboard_mirror})"
-    report = write_report(paths.report, events, None if storage.is_remote(shards) else shards, facts)
+    report = write_report(paths.report, events, None if storage.is_remote(shards) else shards, facts,
+                          cfg.train.global_batch_tokens)
     print(f"[pretrain] report: {report}")
     print(f"[pretrain] TensorBoard: {facts['TensorBoard']}")

@@ -19,7 +19,7 @@ from datapipe.stats import summary
 from pretrain.checkpoint import (check_complete, check_resumable, checkpoint_folders, latest_checkpoint,
                                  load_tokenizer, universal_conversion, warn)
 from pretrain.config import PretrainConfig
-from pretrain.data import check_val, load_manifest, rank_dataset
+from pretrain.data import check_val, load_manifest, rank_dataset, run_mix
 from pretrain.loop import model_config, train_func
 from pretrain.paths import ResumeFrom, RunPaths, WorkerInputs
 from raypretrain import storage
@@ -57,7 +57,8 @@ def datasets_for(cfg: PretrainConfig, manifest: dict, tokenizer: str, paths: Run
                                       position=paths.live_position)}, False
     world = cfg.scaling.num_workers
     per_rank = cfg.total_steps() * cfg.seqs_per_step() // world
-    return {f"train_{r}": rank_dataset(cfg.data.shards, manifest, cfg.data.weights, cfg.data.seed, r, world,
+    mix = run_mix(cfg, manifest)
+    return {f"train_{r}": rank_dataset(cfg.data.shards, manifest, mix, cfg.data.seed, r, world,
                                        start=0, count=per_rank, batch_size=cfg.train.micro_batch_size)
             for r in range(world)}, True
 
@@ -75,6 +76,8 @@ def check_data(cfg: PretrainConfig) -> tuple[dict, str]:
     the one the manifest records (a tokenizer.json replaced after datapipe wrote the shards is refused)."""
     manifest = load_manifest(cfg.data.shards)
     model_config(cfg, manifest)
+    if cfg.data.mode == "shards":
+        run_mix(cfg, manifest)  # every source data.weights or data.schedule names is in the shards
     what = (f"data.live_tokenizer {cfg.data.live_tokenizer}" if cfg.data.live_tokenizer
             else f"{cfg.data.shards.rstrip('/')}/tokenizer.json")
     return manifest, load_tokenizer(tokenizer_uri(cfg), manifest, what).decode()

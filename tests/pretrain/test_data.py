@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from raypretrain.config import ConfigError
-from pretrain.data import (CYCLE, MixPlan, Source, cycle_pattern, load_manifest, mix_weights, sources_of,
+from pretrain.data import (CYCLE, MixPlan, Segment, Source, cycle_pattern, load_manifest, mix_weights, sources_of,
                            unigram_entropy, val_blocks)
 from tests.pretrain.synthetic import write_shards
 
@@ -73,7 +73,8 @@ def test_a_ranks_dataset_runs_no_ndarray_to_block_task(ray_local, tmp_path):
     from pretrain.data import rank_dataset
 
     manifest = write_shards(tmp_path, seq_len=16, train_blocks=64)
-    ds = rank_dataset(str(tmp_path), manifest, {}, seed=0, rank=1, world=2, start=4, count=40, batch_size=4)
+    ds = rank_dataset(str(tmp_path), manifest, [Segment(0, (0.5, 0.5))], seed=0, rank=1, world=2, start=4,
+                      count=40, batch_size=4)
     pos = [int(p) for batch in ds.iter_batches(batch_size=None) for p in batch["pos"]]
     assert pos == [4 + 2 * i + 1 for i in range(40)]
     names = {e.get("name", "") for e in ray.timeline()}  # task events from the GCS (no dashboard here)
