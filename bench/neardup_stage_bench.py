@@ -26,9 +26,11 @@ functions run in order and each part is timed:
   signature table       signature_table per bucket (kept for verification)        [Dedup]
   band rows + partition band_rows per bucket (band keys, rows split by key)       [Dedup]
   candidate edges       candidate_edges per partition                             [NearCandidates]
-  candidate signatures  the signatures of documents in any edge, per bucket       [CandidateSignatures]
-  verify                verify_edges on all edges (estimated Jaccard >= threshold) [near_clusters]
-  connected components  clusters                                                   [near_clusters]
+  candidate signatures  what verification needs of documents in any edge, per     [CandidateSignatures]
+                        bucket: their shingle sets (verify: exact, the default; from
+                        their texts) or their signatures (verify: estimate)
+  verify                verify_edges on all edges (exact Jaccard >= threshold)     [near_clusters]
+  connected components  clusters (keepers in doc_id order, no chaining)            [near_clusters]
 
 Parquet reads and writes between tasks and Ray's scheduling are not included (the
 optional --ray-docs run includes them); what the pipeline writes between tasks
@@ -45,8 +47,9 @@ what the part needs beyond its input.
 
 Quality, on the first round's output: per planted level, the share of pairs that became
 a candidate (LSH), passed verification, and ended in one cluster (detected = one of them
-removed as the other's duplicate), against the S-curve P(candidate), the binomial
-P(estimate >= threshold) and the exact probability of both together; precision over the removed
+removed as the other's duplicate), against the S-curve P(candidate), the chance the check
+passes (verify: exact, the share of the level's pairs at true J >= threshold; estimate, the
+binomial P(estimate >= threshold)) and the probability of both together; precision over the removed
 set, each removed document against the one it is a duplicate of (true J >= threshold).
 """
 from __future__ import annotations
@@ -276,21 +279,23 @@ def stage_once(buckets: dict, cfg, partitions: int, t: Timer) -> tuple:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from datapipe.neardup import band_rows, candidate_edges, clusters, doc_signatures, signature_table, verify_edges
+    from datapipe.neardup import (band_rows, candidate_edges, candidate_sets, clusters, doc_signatures,
+                                  signature_table, verify_edges)
 
     sig_tables = {}
     by_part: dict[int, list] = defaultdict(list)
     for b, (ids, src, texts) in buckets.items():  # as a Dedup task does, one bucket at a time
         with t("signatures"):
             sigs = doc_signatures(texts, cfg)
-        with t("signature table"):
-            sig_tables[b] = signature_table(ids, sigs)
+        with t("signature table"):  # Dedup writes it only for verify: estimate
+            if cfg.verify == "estimate":
+                sig_tables[b] = signature_table(ids, sigs)
         with t("band rows + partition"):
             for p, rows in band_rows(ids, src, sigs, b, cfg, partitions).items():
                 by_part[p].append(rows)
         del sigs
     with t("candidate edges"):
-        edges = [candidate_edges(pa.concat_tables(by_part[p]), pairwise=cfg.verify) for p in sorted(by_part)]
+        edges = [candidate_edges(pa.concat_tables(by_part[p]), pairwise=bool(cfg.verify)) for p in sorted(by_part)]
         edges = [e for e in edges if e.num_rows]
     del by_part
     with t("candidate signatures"):  # as CandidateSignatures does, bucket by bucket
@@ -300,13 +305,18 @@ def stage_once(buckets: dict, cfg, partitions: int, t: Timer) -> tuple:
             for e in edges:
                 for side in ("a", "b"):
                     wanted.update(e.column(side).filter(pc.equal(e.column(f"{side}_bucket"), b)).to_pylist())
-            if wanted:
+            if wanted and cfg.verify == "estimate":
                 s = sig_tables[b]
                 csigs.append(s.filter(pc.is_in(s.column("doc_id"), pa.array(sorted(wanted), pa.string()))))
+            elif wanted:  # as CandidateSignatures does for verify: exact, from the bucket's texts
+                ids, _, texts = buckets[b]
+                hit = pc.is_in(ids, pa.array(sorted(wanted), pa.string())).to_numpy(zero_copy_only=False)
+                csigs.append(candidate_sets(ids.filter(pa.array(hit)),
+                                            [x for x, h in zip(texts, hit.tolist()) if h], cfg))
     del sig_tables
     with t("verify"):
         all_edges = pa.concat_tables(edges)
-        verified = verify_edges(all_edges, pa.concat_tables(csigs), cfg.threshold)
+        verified = verify_edges(all_edges, pa.concat_tables(csigs), cfg.threshold, how=cfg.verify)
     with t("connected components"):
         members = clusters(verified)
     return all_edges, verified, members
@@ -363,6 +373,9 @@ def quality(corpus: dict, candidates, verified, members, cfg) -> dict:
         true_j = np.array([jaccard(texts[x], texts[y]) for x, y in zip(o.tolist(), c.tolist())])
         pk = np.minimum(o, c) * n + np.maximum(o, c)
         p_cand, p_ver, p_both = model_rates(float(true_j.mean()), bands, rows, cfg.num_perm, cfg.threshold)
+        if cfg.verify == "exact":  # the check is the pair's exact Jaccard: it passes every candidate at J >= thr
+            p_ver = float((true_j >= cfg.threshold).mean())
+            p_both = p_cand * p_ver
         levels.append({"level": level, "pairs": len(o), "j_mean": float(true_j.mean()), "j_min": float(true_j.min()),
                        "j_max": float(true_j.max()),
                        "candidate": float(np.isin(pk, cand_keys).mean()),
@@ -384,7 +397,7 @@ def quality(corpus: dict, candidates, verified, members, cfg) -> dict:
             "removed_j_ge_07": int(np.count_nonzero(removed_j >= 0.7)),
             "removed_min_j": float(removed_j.min()) if len(removed_j) else None,
             "removed_ids": removed.tolist(),
-            "bands": bands, "rows": rows, "num_perm": cfg.num_perm, "threshold": cfg.threshold}
+            "bands": bands, "rows": rows, "num_perm": cfg.num_perm, "threshold": cfg.threshold, "verify": cfg.verify}
 
 
 def stage_child(spec: dict) -> dict:
@@ -570,7 +583,8 @@ def prob(p: float) -> str:
 
 def quality_table(q: dict) -> str:
     lines = ["| planted J | pairs | true J (min-max) | S-curve P(candidate) | candidate (measured) "
-             "| P(estimate >= thr) | model P(detected) | verified (measured) | **detected (recall)** |",
+             f"| P({'exact J' if q.get('verify') == 'exact' else 'estimate'} >= thr) | model P(detected) "
+             "| verified (measured) | **detected (recall)** |",
              "|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for lv in q["levels"]:
         lines.append(f"| {lv['level']:.1f} | {lv['pairs']:,} "
@@ -603,7 +617,7 @@ def stage_report(r: dict) -> str:
            f"({(max(r['peak'].values()) - r['base_rss']) / n:,.0f} B/doc, all buckets' intermediates held); "
            f"the largest single part run needed {mib(max(r['added'].values()))} MiB",
            "", f"recall by planted level (default NearDedupConfig: threshold {q['threshold']}, "
-               f"{q['bands']}x{q['rows']}, {q['num_perm']} perms, verify on):", "",
+               f"{q['bands']}x{q['rows']}, {q['num_perm']} perms, verify {q['verify']}):", "",
            quality_table(q), ""]
     cl = q["cluster"]
     if cl["clusters"]:

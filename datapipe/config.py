@@ -243,8 +243,9 @@ class NearDedupConfig:
     enabled: bool = True
     """Remove near duplicates with MinHash + LSH after exact dedup."""
     mode: Literal["batch", "streaming"] = "batch"
-    """batch: band-key shuffle + connected components (lowest id kept); streaming: an online
-    LSH index sharded over Ray actors, first document seen wins (for the live pipeline)."""
+    """batch: band-key shuffle, candidate pairs verified (see verify), then in doc_id order a document is
+    removed only if it matches one that is kept (no chaining); streaming: an online LSH index sharded over
+    Ray actors, first document seen wins (for the live pipeline)."""
     shingle: Literal["word", "char"] = "word"
     """Shingles are word n-grams or character n-grams of the words (see tokens) joined by single spaces."""
     tokens: Literal["alnum", "whitespace"] = "alnum"
@@ -268,8 +269,12 @@ class NearDedupConfig:
     """LSH bands; 0 derives bands and rows from threshold as datasketch does."""
     rows: int = 0
     """LSH rows per band (bands × rows ≤ num_perm); 0 derives them from threshold."""
-    verify: bool = True
-    """Keep a candidate pair only if its signatures' estimated Jaccard reaches threshold."""
+    verify: Literal["exact", "estimate"] | bool = "exact"
+    """Batch mode: how a candidate pair (one LSH band shared) is checked before one document is removed.
+    exact: the exact Jaccard of the two documents' shingle sets (the hashed shingles the signatures come from,
+    after max_shingles) must reach threshold; the candidates' texts are read again from the kept buckets. estimate:
+    the signatures' estimated Jaccard must (the behaviour before; a pair just below threshold can pass). true
+    means exact; false checks nothing (every candidate pair counts)."""
     max_shingles: int = 100_000
     """Cap on distinct shingles per document: the bottom-k by hash, a consistent sample."""
     partitions: int = 0
@@ -293,6 +298,8 @@ class NearDedupConfig:
                             "partitions": Range(0, 1_000_000), "index_shards": Range(1, 1024)})
         if bool(self.bands) != bool(self.rows) or self.bands * self.rows > self.num_perm:
             raise RangeError("bands/rows: give both (bands × rows ≤ num_perm) or neither")
+        if self.verify is True:  # the setting was a bool before: on meant verify
+            object.__setattr__(self, "verify", "exact")
 
 
 @dataclass(frozen=True)

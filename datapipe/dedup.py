@@ -18,9 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 HASH_BYTES = 16
-# duplicates/ rows: the kept document's id is both duplicate_of and the cluster's name.
+# duplicates/ rows: duplicate_of is the kept document the removed one matched, cluster_id names its group
+# (exact: the same id; batch near: the lowest id of its connected component of verified pairs), jaccard the
+# exact Jaccard of the pair's shingle sets where it was computed (batch near with verify: exact), else null.
 DUPLICATE_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("duplicate_of", pa.string()),
-                              ("cluster_id", pa.string()), ("kind", pa.string())])
+                              ("cluster_id", pa.string()), ("kind", pa.string()), ("jaccard", pa.float64())])
 
 
 def text_hash(text: str) -> bytes:
@@ -54,6 +56,7 @@ def exact_dedup(table: pa.Table) -> tuple[pa.Table, pa.Table]:
         "duplicate_of": kept_ids,
         "cluster_id": kept_ids,
         "kind": pa.array(["exact"] * len(dup_rows), pa.string()),
+        "jaccard": pa.nulls(len(dup_rows), pa.float64()),
     }, schema=DUPLICATE_SCHEMA)
     return table.filter(pa.array(first)), duplicates
 

@@ -7,7 +7,8 @@ before trusting its filters.
                                                              filter names one, else the start of the document
     raypretrain inspect out/ --reason boilerplate            every reason of one filter; rejection reasons
                                                              (malformed_json, too_large, ...) work too
-    raypretrain inspect out/ --duplicates --n 5              removed/kept pairs and their texts (near ones first)
+    raypretrain inspect out/ --duplicates --n 5              removed/kept pairs and their texts (near ones first,
+                                                             with the exact Jaccard batch near dedup verified)
 
 It reads only dropped/, duplicates/, rejected/, stats.json, manifest.json and the kept buckets
 (_work/kept/, there when the run had keep_work: true), never the inputs, so it is quick on a big output.
@@ -204,6 +205,7 @@ def show_duplicates(out: storage.Location, n: int, width: int) -> int:
     near = _near_config(out)
     print(f"{total:,} duplicates removed" + (f"; the first {len(pairs)}:" if len(pairs) < total else ":"))
     for p in pairs:
+        # duplicates/' jaccard: the exact shingle-set Jaccard batch near dedup verified (null: not computed)
         jaccard = f", Jaccard {p['jaccard']:.3f}" if p.get("jaccard") is not None else ""
         print(f"\n  {p['doc_id']} ({p['kind']}{jaccard}) duplicates {p['duplicate_of']}  (source {p['source']})")
         if texts is None:
@@ -216,10 +218,13 @@ def show_duplicates(out: storage.Location, n: int, width: int) -> int:
             _wrapped(f"kept: {kept}", width)
             _wrapped(f"removed: {removed}", width)
             continue
-        a, b = (set(shingles(t, near.ngram, near.shingle, near.tokens)) for t in (kept, removed))
         at, kept_part, removed_part = first_difference(kept, removed)
-        print(f"    {near.shingle} {near.ngram}-gram Jaccard of the texts {len(a & b) / max(1, len(a | b)):.3f}; "
-              f"they first differ at word {at + 1}:")
+        if p.get("jaccard") is not None:  # shown above: the exact Jaccard the run verified the pair with
+            print(f"    they first differ at word {at + 1}:")
+        else:  # an older output, streaming mode or verify: estimate: recompute it from the texts
+            a, b = (set(shingles(t, near.ngram, near.shingle, near.tokens)) for t in (kept, removed))
+            print(f"    {near.shingle} {near.ngram}-gram Jaccard of the texts {len(a & b) / max(1, len(a | b)):.3f}; "
+                  f"they first differ at word {at + 1}:")
         _wrapped(f"kept: {kept_part}", width, 2)
         _wrapped(f"removed: {removed_part}", width, 2)
     if texts is None:

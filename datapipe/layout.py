@@ -55,10 +55,10 @@ class WorkLayout:
         _work/ids/p<part>/t<task>.parquet         Ingest: where each id was read, by id hash
         _work/repeats/b<bucket>/p<part>.parquet   id_repeats: rows whose id an earlier row has
         _work/kept/b<bucket>.parquet              Dedup: the bucket after exact dedup
-        _work/sig/b<bucket>.parquet               Dedup: MinHash signatures (batch near dedup)
+        _work/sig/b<bucket>.parquet               Dedup: MinHash signatures (batch near dedup, verify: estimate)
         _work/bands/p<part>/b<bucket>.parquet     Dedup: LSH band rows by partition
         _work/edges/p<part>.parquet               NearCandidates: candidate edges
-        _work/csig/b<bucket>.parquet              CandidateSignatures: signatures of candidates
+        _work/csig/b<bucket>.parquet              CandidateSignatures: candidates' shingle sets (or signatures)
         _work/near/b<bucket>.parquet              near_clusters: ids batch near dedup removes
     """
 

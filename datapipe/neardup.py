@@ -1,14 +1,19 @@
-"""Near-duplicate clustering from LSH band keys: candidate edges, then connected components.
+"""Near-duplicate removal from LSH band keys: candidate edges, verified pairs, then keepers.
 
 Batch mode: every (band key, document) row is routed to a partition by its key, so all
-documents that share a band bucket meet in one task, which turns each bucket into edges.
-Connected components over all edges give the clusters; the lowest doc_id of a cluster is
-kept and every other member becomes a duplicate of it.
+documents that share a band bucket meet in one task, which turns each bucket into candidate
+edges. The MinHash signatures only propose: with verify="exact" an edge stands only if the
+exact Jaccard of the two documents' shingle sets reaches the threshold (`exact_jaccard`).
+Then, in doc_id order, a document is removed only if a verified edge joins it to a document
+that is kept, and otherwise kept itself (`clusters`): no chaining, so in A~B~C with A and C
+apart, B goes (as A's duplicate) and A and C both stay.
 
 Streaming mode: `BandIndex` actors each own a slice of the band key space and answer
 "has any earlier document had one of these keys?" while documents flow; the first wins.
 """
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -66,8 +71,9 @@ def candidate_edges(rows: pa.Table, pairwise: bool) -> pa.Table:
     """Edges between documents that share a band key (rows: key, doc_id, source, bucket).
 
     A bucket becomes a star around its lowest id, or, with `pairwise` (used when edges
-    will be verified, so a failed check cannot cut a cluster apart), every pair when it
-    has at most PAIRWISE_MAX members.
+    will be verified, so a failed check cannot cut a document off from its match, and
+    `clusters` sees the direct edge between any two members), every pair when it has at
+    most PAIRWISE_MAX members.
     """
     if rows.num_rows < 2:
         return EDGE_SCHEMA.empty_table()
@@ -94,32 +100,132 @@ def candidate_edges(rows: pa.Table, pairwise: bool) -> pa.Table:
     return _distinct_edges(edges)
 
 
-def verify_edges(edges: pa.Table, sigs: pa.Table, threshold: float) -> pa.Table:
-    """Keep edges whose endpoints' signatures estimate Jaccard >= threshold.
-    `sigs` (doc_id, sig) must hold every endpoint."""
+def verify_edges(edges: pa.Table, candidates: pa.Table, threshold: float,
+                 how: Literal["exact", "estimate"] = "exact") -> pa.Table:
+    """The distinct candidate edges that are near duplicates.
+
+    how="exact": `candidates` is `candidate_sets` (doc_id, shingles) of every endpoint; an edge
+    stands if the exact Jaccard of its endpoints' shingle sets is >= threshold, and the result
+    gains a float64 `jaccard` column holding it. how="estimate": `candidates` is
+    `signature_table` (doc_id, sig) of every endpoint; an edge stands if the signatures'
+    estimated Jaccard is >= threshold (no column is added). Edges repeated across partitions
+    (a pair sharing several band keys) are checked once.
+    """
     if edges.num_rows == 0:
         return edges
-    index = {d: i for i, d in enumerate(sigs.column("doc_id").to_pylist())}
+    edges = _distinct_edges(edges)
+    index = {d: i for i, d in enumerate(candidates.column("doc_id").to_pylist())}
     a = np.fromiter((index[d] for d in edges.column("a").to_pylist()), dtype=np.int64, count=edges.num_rows)
     b = np.fromiter((index[d] for d in edges.column("b").to_pylist()), dtype=np.int64, count=edges.num_rows)
-    return edges.filter(pa.array(estimate_pairs(signatures_of(sigs), a, b) >= threshold))
+    if how == "estimate":
+        return edges.filter(pa.array(estimate_pairs(signatures_of(candidates), a, b) >= threshold))
+    if how != "exact":
+        raise ValueError(f"how must be 'exact' or 'estimate', got {how!r}")
+    values, offsets = shingle_sets_of(candidates)
+    j = exact_jaccard(values, offsets, a, b)
+    keep = j >= threshold
+    return edges.filter(pa.array(keep)).append_column("jaccard", pa.array(j[keep], pa.float64()))
+
+
+SHINGLES_TYPE = pa.list_(pa.uint32())
+
+
+def candidate_sets(doc_ids: pa.Array, texts: list[str], cfg: NearDedupConfig) -> pa.Table:
+    """doc_id and the document's shingle set as sorted distinct uint32 hashes (`shingles`): exactly
+    the set `doc_signatures` makes its signature from (same n, kind, tokens, hash, and the
+    max_shingles bottom-k cut), for exact verification. About 4 bytes per distinct shingle."""
+    sets = [shingle_hashes(t, n=cfg.ngram, kind=cfg.shingle, max_shingles=cfg.max_shingles, hash=cfg.hash,
+                           tokens=cfg.tokens) for t in texts]
+    offsets = np.zeros(len(sets) + 1, dtype=np.int32)
+    np.cumsum([len(h) for h in sets], out=offsets[1:])
+    flat = np.concatenate(sets).astype(np.uint32, copy=False) if sets else np.empty(0, np.uint32)
+    return pa.table({"doc_id": doc_ids,
+                     "shingles": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(flat, pa.uint32()))},
+                    schema=pa.schema([("doc_id", pa.string()), ("shingles", SHINGLES_TYPE)]))
+
+
+def shingle_sets_of(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """(values, offsets) of `candidate_sets` rows: row r's set is values[offsets[r]:offsets[r+1]]
+    (uint32, int64 offsets). One copy of the values, chunk by chunk (tables read bucket by bucket)."""
+    values, sizes = [], []
+    for chunk in table.column("shingles").chunks:
+        off = chunk.offsets.to_numpy()
+        values.append(chunk.values.to_numpy()[off[0]:off[-1]])
+        sizes.append(np.diff(off))
+    offsets = np.zeros(table.num_rows + 1, dtype=np.int64)
+    if sizes:
+        np.cumsum(np.concatenate(sizes), out=offsets[1:])
+    return (np.concatenate(values) if values else np.empty(0, np.uint32)), offsets
+
+
+def exact_jaccard(values: np.ndarray, offsets: np.ndarray, i: np.ndarray, j: np.ndarray,
+                  block: int = 1 << 22) -> np.ndarray:
+    """|A ∩ B| / |A ∪ B| for each pair (i[k], j[k]) of sets, set r being the sorted distinct
+    values[offsets[r]:offsets[r+1]]; two empty sets count 1.0 (as their MinHash estimate does).
+
+    Vectorised over blocks of pairs holding about `block` set elements together: each pair's
+    elements are tagged with its position in the block, the two sides (each already sorted) are
+    merged by a stable sort, and an element of both sets shows up as two equal neighbours.
+    Memory: a few arrays of `block` elements (8 bytes each) beyond the inputs.
+    """
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    la, lb = offsets[i + 1] - offsets[i], offsets[j + 1] - offsets[j]
+    inter = np.zeros(len(i), dtype=np.int64)
+    cum = np.cumsum(la + lb)
+    lo = 0
+    while lo < len(i):
+        hi = max(lo + 1, int(np.searchsorted(cum, (cum[lo - 1] if lo else 0) + block, side="right")))
+        keys = np.concatenate([_tagged(values, offsets, i[lo:hi], la[lo:hi]),
+                               _tagged(values, offsets, j[lo:hi], lb[lo:hi])])
+        keys.sort(kind="stable")  # two sorted runs: one merge
+        both = keys[1:][keys[1:] == keys[:-1]]
+        inter[lo:hi] = np.bincount((both >> np.uint64(32)).astype(np.int64), minlength=hi - lo)
+        lo = hi
+    union = la + lb - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+
+def _tagged(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The elements of the sets `rows`, each as (position of its row in `rows`) << 32 | value, uint64,
+    in row order: sorted when each set is."""
+    total = int(sizes.sum())
+    starts = np.cumsum(sizes) - sizes
+    owner = np.repeat(np.arange(len(rows), dtype=np.uint64), sizes)
+    pos = np.arange(total, dtype=np.int64) + np.repeat(offsets[rows] - starts, sizes)
+    return (owner << np.uint64(32)) | values[pos].astype(np.uint64)
 
 
 def _distinct_edges(edges: pa.Table) -> pa.Table:
     return edges.group_by(EDGE_SCHEMA.names, use_threads=False).aggregate([]).select(EDGE_SCHEMA.names)
 
 
-def clusters(edges: pa.Table) -> pa.Table:
-    """Connected components of the edge graph, as one row per non-kept member.
+CLUSTER_SCHEMA = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("bucket", pa.int32()),
+                            ("duplicate_of", pa.string()), ("cluster_id", pa.string()), ("jaccard", pa.float64())])
 
-    Returns doc_id, source, bucket, duplicate_of (the component's lowest doc_id, which is
-    kept) and cluster_id (the same id, naming the cluster). Memory: the node and edge
-    arrays, about 60 bytes per edge plus the distinct ids, all in this one task.
+
+def clusters(edges: pa.Table) -> pa.Table:
+    """The documents the verified edges remove, one row each, without chaining.
+
+    Walk the documents of the edges in doc_id order: a document is removed if an edge joins
+    it to a lower-id document that is kept, and kept otherwise (so the lowest id of every
+    connected component is kept). Kept documents are never joined by an edge, and every removed
+    one is joined to the kept document it duplicates. A chain A~B~C with A and C apart keeps
+    A and C and removes B; connected components would have removed B and C.
+
+    Returns doc_id, source, bucket, duplicate_of (the kept document it matched: of several, the
+    one with the highest `jaccard`, then the lowest id), cluster_id (the lowest doc_id of its
+    connected component, naming the group) and jaccard (the matched edge's `jaccard` column,
+    null where the edges have none). Memory: the node and edge arrays, about 60 bytes per
+    edge plus the distinct ids, all in this one task.
+
+    Limit: the rule sees only the edges it is given. With pairwise candidates a band bucket of
+    more than PAIRWISE_MAX members gives only a star around its lowest id, so a document whose
+    match is another member of such a bucket, and in no smaller bucket, can be kept although it
+    is a near duplicate of a kept document (one fewer removal; nothing is ever removed without
+    a verified edge to a kept document).
     """
-    out_schema = pa.schema([("doc_id", pa.string()), ("source", pa.string()), ("bucket", pa.int32()),
-                            ("duplicate_of", pa.string()), ("cluster_id", pa.string())])
     if edges.num_rows == 0:
-        return out_schema.empty_table()
+        return CLUSTER_SCHEMA.empty_table()
     nodes = pa.concat_tables([
         edges.select(["a", "a_source", "a_bucket"]).rename_columns(["doc_id", "source", "bucket"]),
         edges.select(["b", "b_source", "b_bucket"]).rename_columns(["doc_id", "source", "bucket"]),
@@ -134,12 +240,28 @@ def clusters(edges: pa.Table) -> pa.Table:
     first = np.full(label.max() + 1, n, dtype=np.int64)
     np.minimum.at(first, label, np.arange(n))
     root = first[label]
-    members = np.flatnonzero(root != np.arange(n))
+    # Node order is doc_id order. Edges by their higher end, best match first: when an edge's
+    # higher end h comes up, its lower end l < h is already decided (all edges ending at l sorted
+    # before), so "l is kept" is final.
+    hi, lo = np.maximum(u, v), np.minimum(u, v)
+    has_j = "jaccard" in edges.column_names
+    jac = edges.column("jaccard").to_numpy(zero_copy_only=False).astype(np.float64) if has_j \
+        else np.zeros(len(u))
+    order = np.lexsort((lo, -jac, hi))
+    kept = [True] * n
+    match = [-1] * n
+    for e, h, l in zip(order.tolist(), hi[order].tolist(), lo[order].tolist()):
+        if kept[h] and kept[l] and h != l:
+            kept[h] = False
+            match[h] = e
+    members = np.flatnonzero(~np.array(kept, dtype=bool))
+    edge_of = np.array(match, dtype=np.int64)[members]
     ids = nodes.column("doc_id")
-    root_ids = ids.take(root[members])
     return pa.table({"doc_id": ids.take(members), "source": nodes.column("source").take(members),
-                     "bucket": nodes.column("bucket").take(members), "duplicate_of": root_ids,
-                     "cluster_id": root_ids}, schema=out_schema)
+                     "bucket": nodes.column("bucket").take(members), "duplicate_of": ids.take(lo[edge_of]),
+                     "cluster_id": ids.take(root[members]),
+                     "jaccard": pa.array(jac[edge_of], pa.float64()) if has_j else pa.nulls(len(members), pa.float64())},
+                    schema=CLUSTER_SCHEMA)
 
 
 class BandIndex:
@@ -171,8 +293,8 @@ class BandIndex:
                      tickets: list[int] | None = None) -> list[str | None]:
         """For each document in stream order (row of `keys`: its band keys in this shard),
         the id of an earlier document sharing a key, or None. Every key is then recorded
-        for later documents (the earliest owner stays), so a chain A~B~C collapses to A,
-        as connected components would."""
+        for later documents (the earliest owner stays), so a chain A~B~C collapses to A
+        (streaming chains and checks no pair; batch mode does neither, see `clusters`)."""
         return self.numbered_check_insert(doc_ids, keys, tickets)[1]
 
     def numbered_check_insert(self, doc_ids: list[str], keys: np.ndarray,

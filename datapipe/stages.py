@@ -7,7 +7,10 @@
                    → exact dedup → _work/kept/b<bucket>.parquet
                    (+ duplicates/b<bucket>.parquet, + MinHash band rows _work/bands/p<part>/b<bucket>.parquet)
     near(part)     _work/bands/p<part>/* → candidate edges _work/edges/p<part>.parquet
-    (one task)     all edges → connected components → _work/near/b<bucket>.parquet + duplicates/near-b<bucket>.parquet
+    csig(bucket)   the bucket's candidate documents (in any edge) → their shingle sets (verify: exact, read
+                   from _work/kept/b<bucket>) or signatures (estimate, from _work/sig/) → _work/csig/b<bucket>.parquet
+    (one task)     all edges → verified pairs → keepers, no chaining
+                   → _work/near/b<bucket>.parquet + duplicates/near-b<bucket>.parquet
     tokpack(bucket) _work/kept/b<bucket> minus near duplicates → shards/<source>/<split>/b<bucket>.npy
 
 Paths come from datapipe.layout.WorkLayout. Output names are fixed by task and bucket numbers,
@@ -18,7 +21,8 @@ rerun can reuse. A task receives a spec and returns a summary, frozen dataclasse
 
 Memory: Ingest writes its rows while it reads (datapipe.layout.ParquetSink), so it holds at
 most the sink's buffer (64 MiB) plus one read batch, whatever its input; Dedup and TokPack
-hold one bucket (about input bytes / num_buckets); NearCandidates one band partition.
+hold one bucket (about input bytes / num_buckets); NearCandidates one band partition;
+CandidateSignatures one read batch of its bucket plus its candidates' shingle sets.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import dataclasses
 import json
 import time
 from collections import Counter, defaultdict
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -39,8 +44,8 @@ from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.dedup import (DUPLICATE_SCHEMA, ID_SCHEMA, bucket_of, exact_dedup, id_partition, repeated_ids,
                             text_hash)
 from datapipe.layout import BUFFER_BYTES, ParquetSink, WorkLayout
-from datapipe.neardup import (StreamingNearDedup, band_rows, candidate_edges, clusters, doc_signatures,
-                              signature_table, verify_edges)
+from datapipe.neardup import (StreamingNearDedup, band_rows, candidate_edges, candidate_sets, clusters,
+                              doc_signatures, signature_table, verify_edges)
 from datapipe.pack import is_validation, pack_blocks
 from datapipe.plan import BucketSpec, IngestSpec, PartitionSpec
 from datapipe.read import read_piece
@@ -228,7 +233,8 @@ class Dedup(_StageActor):
         near = self.cfg.dedup.near
         if near.enabled and near.mode == "batch" and kept.num_rows:
             sigs = doc_signatures(kept.column("text").to_pylist(), near)
-            storage.write_parquet(layout.sig(b), signature_table(kept.column("doc_id"), sigs))
+            if near.verify == "estimate":  # exact verification reads the candidates' texts instead
+                storage.write_parquet(layout.sig(b), signature_table(kept.column("doc_id"), sigs))
             for p, rows in band_rows(kept.column("doc_id"), kept.column("source"), sigs, b, near,
                                      spec.partitions).items():
                 storage.write_parquet(layout.bands(p, b), rows)
@@ -268,7 +274,7 @@ class NearCandidates(_StageActor):
     def run(self, spec: PartitionSpec) -> NearSummary:
         p = spec.partition
         parts = [storage.read_parquet(f) for f in storage.list_files(self.layout.bands_dir(p), ".parquet")]
-        edges = candidate_edges(pa.concat_tables(parts), pairwise=self.cfg.dedup.near.verify) if parts else None
+        edges = candidate_edges(pa.concat_tables(parts), pairwise=bool(self.cfg.dedup.near.verify)) if parts else None
         if edges is not None and edges.num_rows:
             storage.write_parquet(self.layout.edges(p), edges)
         return NearSummary(partition=p, band_rows=sum(t.num_rows for t in parts),
@@ -276,11 +282,15 @@ class NearCandidates(_StageActor):
 
 
 class CandidateSignatures(_StageActor):
-    """Gather the signatures of one bucket's documents that appear in any candidate edge."""
+    """Gather what verification needs of one bucket's documents that appear in any candidate edge:
+    with verify: exact their shingle sets (`candidate_sets`, from their texts in the kept bucket), with
+    estimate their signatures (from _work/sig/)."""
 
     stage = "csig"
     marker = False  # always rerun (cheap, and its inputs may have changed)
     summary_type = CandidateSummary
+    batch_rows = 4096
+    """Kept rows read at once while looking for the candidates' texts."""
 
     def run(self, spec: BucketSpec) -> CandidateSummary:
         b = spec.bucket
@@ -290,21 +300,45 @@ class CandidateSignatures(_StageActor):
             for side in ("a", "b"):
                 in_bucket = pc.equal(e.column(f"{side}_bucket"), b)
                 wanted.update(e.column(side).filter(in_bucket).to_pylist())
-        sig_loc = self.layout.sig(b)
-        if wanted and storage.exists(sig_loc):
-            sigs = storage.read_parquet(sig_loc)
-            sigs = sigs.filter(pc.is_in(sigs.column("doc_id"), pa.array(sorted(wanted), pa.string())))
-            storage.write_parquet(self.layout.csig(b), sigs)
+        if not wanted:
+            return CandidateSummary(bucket=b, candidate_docs=0)
+        if self.cfg.dedup.near.verify == "estimate":
+            sig_loc = self.layout.sig(b)
+            if storage.exists(sig_loc):
+                sigs = storage.read_parquet(sig_loc)
+                sigs = sigs.filter(pc.is_in(sigs.column("doc_id"), pa.array(sorted(wanted), pa.string())))
+                storage.write_parquet(self.layout.csig(b), sigs)
+        else:
+            storage.write_parquet(self.layout.csig(b), self._candidate_sets(b, wanted))
         return CandidateSummary(bucket=b, candidate_docs=len(wanted))
 
+    def _candidate_sets(self, b: int, wanted: set[str]) -> pa.Table:
+        """`candidate_sets` of the wanted documents of kept bucket b, reading its doc_id and text
+        columns a batch at a time: it holds one batch plus the sets found (about 4 bytes per
+        distinct shingle of each candidate), never the bucket's texts."""
+        wanted_ids, parts = pa.array(sorted(wanted), pa.string()), []
+        loc = self.layout.kept(b)
+        with loc.fs.open_input_file(loc.path) as f:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=self.batch_rows, columns=["doc_id", "text"]):
+                hit = batch.filter(pc.is_in(batch.column(0), wanted_ids))
+                if hit.num_rows:
+                    parts.append(candidate_sets(hit.column(0), hit.column(1).to_pylist(), self.cfg.dedup.near))
+        return pa.concat_tables(parts) if parts else candidate_sets(pa.array([], pa.string()), [], self.cfg.dedup.near)
 
-def near_clusters(output: str, threshold: float | None) -> ClustersSummary:
-    """Verify candidate edges (with `threshold`) and take connected components (one Ray task).
 
+def near_clusters(output: str, threshold: float | None,
+                  verify: Literal["exact", "estimate"] = "exact") -> ClustersSummary:
+    """Verify candidate edges (with `threshold`; None verifies nothing) and pick the documents to
+    remove without chaining (neardup.clusters); one Ray task.
+
+    verify="exact": a pair stands if the exact Jaccard of its shingle sets (_work/csig/, written by
+    CandidateSignatures from the candidates' texts) reaches threshold, and its removed document's
+    report row carries that Jaccard; "estimate": the signatures' estimate decides (jaccard null).
     Writes, per dedup bucket, the near duplicates to drop (_work/near/) and to report
-    (duplicates/near-b<bucket>.parquet). Memory: all candidate edges (about 60 bytes each)
-    and the signatures of the documents in them (4 bytes × num_perm each) in this task;
-    only candidate documents appear, not the corpus.
+    (duplicates/near-b<bucket>.parquet). Memory: all candidate edges (about 60 bytes each) and,
+    read bucket by bucket into one array, the shingle sets of the documents in them (4 bytes per
+    distinct shingle, at most max_shingles per document; estimate: the signatures, 4 bytes ×
+    num_perm); only candidate documents appear, not the corpus, and never their texts.
     """
     layout = WorkLayout(storage.resolve(output))
     start, cpu = time.perf_counter(), time.process_time()
@@ -312,8 +346,8 @@ def near_clusters(output: str, threshold: float | None) -> ClustersSummary:
     edges_t = pa.concat_tables(edges) if edges else None
     n_candidates = 0 if edges_t is None else edges_t.num_rows
     if edges_t is not None and threshold is not None:
-        sigs = pa.concat_tables([storage.read_parquet(f) for f in storage.list_files(layout.csig_dir, ".parquet")])
-        edges_t = verify_edges(edges_t, sigs, threshold)
+        found = [storage.read_parquet(f) for f in storage.list_files(layout.csig_dir, ".parquet")]
+        edges_t = verify_edges(edges_t, pa.concat_tables(found), threshold, how=verify)
     members = clusters(edges_t) if edges_t is not None else None
     n_members = n_clusters = 0
     if members is not None and members.num_rows:
@@ -325,7 +359,8 @@ def near_clusters(output: str, threshold: float | None) -> ClustersSummary:
             storage.write_parquet(layout.near(int(b)), rows.select(["doc_id"]))
             dups = pa.table({"doc_id": rows.column("doc_id"), "source": rows.column("source"),
                              "duplicate_of": rows.column("duplicate_of"), "cluster_id": rows.column("cluster_id"),
-                             "kind": pa.array(["near"] * rows.num_rows, pa.string())}, schema=DUPLICATE_SCHEMA)
+                             "kind": pa.array(["near"] * rows.num_rows, pa.string()),
+                             "jaccard": rows.column("jaccard")}, schema=DUPLICATE_SCHEMA)
             storage.write_parquet(layout.near_duplicates(int(b)), dups)
     summary = ClustersSummary(near_duplicate_docs=n_members, near_duplicate_clusters=n_clusters,
                               candidate_edges=n_candidates, verified_edges=0 if edges_t is None else edges_t.num_rows)
@@ -403,7 +438,8 @@ class TokPack(_StageActor):
         dups = pa.table({"doc_id": batch.column("doc_id").filter(pa.array(dup)),
                          "source": batch.column("source").filter(pa.array(dup)),
                          "duplicate_of": pa.array(of, pa.string()), "cluster_id": pa.array(of, pa.string()),
-                         "kind": pa.array(["near"] * len(of), pa.string())}, schema=DUPLICATE_SCHEMA)
+                         "kind": pa.array(["near"] * len(of), pa.string()),
+                         "jaccard": pa.nulls(len(of), pa.float64())}, schema=DUPLICATE_SCHEMA)
         return batch.filter(pa.array(~dup)), dups
 
 

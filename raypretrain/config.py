@@ -240,4 +240,9 @@ def _show(value: Any) -> str:
 
 
 def _typename(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):  # typing.Union's __name__ is just "Union"
+        return " | ".join(_typename(a) for a in get_args(tp))
+    if origin is Literal:
+        return " | ".join(map(repr, get_args(tp)))
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")

@@ -87,20 +87,32 @@ def test_duplicates_show_both_texts(output, capsys):
     out = capsys.readouterr().out
     dups = pq.read_table(output["slim"] / "duplicates")
     assert out.startswith(f"{dups.num_rows} duplicates removed; the first 3:")
-    assert out.count(" (near) duplicates good-") == 3  # near pairs first
-    assert out.count("word 5-gram Jaccard of the texts 0.") == 3 and out.count("    kept: ") == 3
+    # near pairs first, each with the exact Jaccard batch near dedup verified it with (duplicates/' jaccard)
+    first = pq.read_table(sorted((output["slim"] / "duplicates").glob("near-*.parquet"))[0]).slice(0, 3).to_pylist()
+    assert all(f"  {r['doc_id']} (near, Jaccard {r['jaccard']:.3f}) duplicates {r['duplicate_of']}" in out
+               for r in first)
+    assert out.count(" duplicates good-") == 3 and all(r["jaccard"] >= 0.8 for r in first)
+    assert out.count("    they first differ at word ") == 3 and out.count("    kept: ") == 3
 
 
-def test_duplicates_without_kept_texts_and_with_a_jaccard_column(output, tmp_path, capsys):
+def test_duplicates_with_or_without_kept_texts_and_a_jaccard_column(output, tmp_path, capsys):
     shutil.copytree(output["slim"] / "duplicates", tmp_path / "duplicates")
     near = sorted((tmp_path / "duplicates").glob("near-*.parquet"))[0]
     table = pq.read_table(near)
-    pq.write_table(table.append_column("jaccard", pa.array([0.912] * table.num_rows)), near)
+    pq.write_table(table.set_column(table.schema.get_field_index("jaccard"), "jaccard",
+                                    pa.array([0.912] * table.num_rows)), near)
     assert main([str(tmp_path), "--duplicates", "--n", "1"]) == 0
     out = capsys.readouterr().out
     assert "(near, Jaccard 0.912) duplicates" in out and "texts are not kept in this output" in out
     exact = pc.equal(pq.read_table(tmp_path / "duplicates").column("kind"), "exact")
     assert pc.sum(exact).as_py() > 0
+    # An output from before the jaccard column (or streaming / verify: estimate, where it is null):
+    # no Jaccard in the header, and with the texts kept it is recomputed from them.
+    shutil.copytree(output["slim"] / "_work", tmp_path / "_work")
+    pq.write_table(table.drop_columns(["jaccard"]), near)
+    assert main([str(tmp_path), "--duplicates", "--n", "1"]) == 0
+    out = capsys.readouterr().out
+    assert " (near) duplicates " in out and out.count("word 5-gram Jaccard of the texts 0.") == 1
 
 
 def test_first_difference():

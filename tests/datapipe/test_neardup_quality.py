@@ -47,7 +47,7 @@ def test_recall_and_precision_on_planted_pairs(ray_local, tmp_path, planted):
     precision = sum(true_pairs.get(d) == of for d, of in removed.items()) / len(removed)
     print(f"recall@J>=0.85 {recall:.3f} over {len(high)} pairs, precision {precision:.3f} over {len(removed)} removed")
     assert recall >= 0.95, recall
-    assert precision >= 0.95, precision
+    assert precision >= 0.99, precision  # 0.95 while the MinHash estimate decided; exact verification gives 1.0
 
 
 def test_streaming_removes_the_same_planted_duplicates_as_batch(ray_local, tmp_path, planted):
