@@ -102,7 +102,7 @@ def make_cfg(args, shards: str, seq_len: int, vocab: int, zero: int, name: str, 
             f"run.name={name}", f"run.storage_path={args.out}", f"train.compile={str(compile).lower()}"]
     if shards:
         sets.append(f"data.shards={shards}")
-    return load(PretrainConfig, os.path.join(ROOT, DEFAULT_CONFIG), sets)
+    return load(PretrainConfig, DEFAULT_CONFIG, sets, job="pretrain")
 
 
 def block_reader(cfg, manifest):
