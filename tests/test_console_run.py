@@ -1,5 +1,6 @@
 """A user's first run, on a terminal: `python -m pretrain` (the embedded default, a short budget) from a
-folder outside the repository. The console holds only the lines listed in ALLOWED (Ray's lines about its
+folder outside the repository. It trains below the corpus's unigram entropy and samples words; the console
+holds only the lines listed in ALLOWED (Ray's lines about its
 own actors are filtered by raypretrain.noise, and stay in Ray's session logs), report.html is written,
 and neither the console nor the run's Ray logs show a crash. Then `python -m tune --set trials=2` (a
 short budget) in the same folder finishes, its console without a crash either.
@@ -28,7 +29,7 @@ import pytest
 from raypretrain import noise
 
 ROOT = Path(__file__).resolve().parents[1]
-BUDGET = ["--set", "train.max_steps=20", "--set", "train.eval_every=10", "--set", "train.checkpoint_every=20",
+BUDGET = ["--set", "train.max_steps=60", "--set", "train.eval_every=30", "--set", "train.checkpoint_every=60",
           "--set", "data.datapipe.sample_docs=600", "--set", "data.datapipe.actor_num_cpus=0.5"]
 TIMEOUT_S = 300
 
@@ -117,7 +118,19 @@ def test_a_first_run_on_a_terminal_shows_only_our_lines(ray_local, user_folder):
     pid, code, text = run_on_a_terminal([sys.executable, "-m", "pretrain", *BUDGET], tmp_path, env, TIMEOUT_S)
     seconds = time.time() - start
     assert code == 0, text[-4000:]
-    assert (tmp_path / "outputs" / "pretrain" / "debug" / "report" / "report.html").is_file()
+    lines, run = console_lines(text), tmp_path / "outputs" / "pretrain" / "debug"
+    # it learns: below the corpus's unigram entropy, and the sample is words
+    done = next(line for line in lines if line.startswith("[pretrain] done"))
+    val_loss = float(done.split("val loss ")[1].split()[0])
+    entropy = float(done.split("unigram entropy of the corpus ")[1].rstrip(")"))
+    assert val_loss < entropy - 0.3, done
+    sample = next(line for line in lines if line.startswith("[pretrain] sample: "))
+    assert sample[len("[pretrain] sample: ") + 1:].startswith("The") and len(sample.split()) > 10, sample
+    assert any(line.startswith("datapipe finished → ") for line in lines)  # the sample corpus's account
+    assert "[pretrain] step 60/60 | loss " in text and "[pretrain] step 60/60 | val loss " in text
+    assert f"[pretrain] report: {run / 'report' / 'report.html'}" in text
+    assert {"report.html", "loss.png", "documents.png", "tokens.png", "throughput.png"} <= set(os.listdir(run / "report"))
+    assert (run / "tensorboard").is_dir() and (tmp_path / "outputs" / "pretrain-data").is_dir()
 
     allowed = re.compile("|".join(f"(?:{p})" for p in ALLOWED.values()))
     others = [line for line in console_lines(text) if not allowed.fullmatch(line)]
