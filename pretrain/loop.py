@@ -20,7 +20,6 @@ import contextlib
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -39,6 +38,7 @@ from pretrain.config import PretrainConfig
 from pretrain.data import MixPlan, rank_dataset, run_mix, train_sources, val_blocks
 from pretrain.model import GPT, GPTConfig, flops_per_token, mlm_mask
 from pretrain.paths import RunPaths, WorkerInputs
+from pretrain.trace import Trace
 from raypretrain import storage
 from raypretrain.config import ConfigError, from_dict
 from raypretrain.console import Progress, attach, clock, quiet, quiet_loggers, quiet_warnings
@@ -465,31 +465,6 @@ def files_consumed(last_file: int) -> int:
     t = torch.tensor([last_file], dtype=torch.int64)
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return int(t.item())
-
-
-class Trace:
-    """Debug record (train.record_trace): per rank, one JSON line per step with its loss and
-    the global sample positions it trained on; the resume tests compare runs with it."""
-
-    def __init__(self, folder: str | None, rank: int):
-        self.folder, self.rank = folder, rank
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-            with open(os.path.join(folder, f"pid_rank{rank}"), "w") as f:
-                f.write(str(os.getpid()))
-
-    def record(self, step: int, loss: float, positions: list[int]) -> None:
-        if self.folder:
-            with open(os.path.join(self.folder, f"rank{self.rank}.jsonl"), "a") as f:
-                f.write(json.dumps({"step": step, "loss": loss, "pos": positions}) + "\n")
-
-    def first_crash(self) -> bool:
-        """True the first time only, so the restarted run saves normally."""
-        marker = os.path.join(self.folder or tempfile.gettempdir(), f"crashed_rank{self.rank}")
-        if os.path.exists(marker):
-            return False
-        open(marker, "w").close()
-        return True
 
 
 def log_progress(t: Training, window: Window, step: int, eta: float) -> None:
