@@ -21,6 +21,7 @@ import ray
 
 from datapipe import pipeline
 from raypretrain import storage
+from raypretrain.console import setup
 from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.sample import write_corpus
 from datapipe.tokenize import encode, from_json
@@ -77,6 +78,7 @@ def main() -> None:
     p.add_argument("--cpus", type=int, default=2)
     p.add_argument("--workdir", default=None)
     args = p.parse_args()
+    setup()  # the pipeline's stage lines on the console, as `python -m datapipe` shows them
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="datapipe-bench-"))
     corpus = work / f"corpus-{args.docs}.jsonl"

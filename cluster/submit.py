@@ -21,10 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import shlex
 import sys
 import time
+
+logger = logging.getLogger("cluster")
 
 JOBS = {"data": "datapipe", "pretrain": "pretrain", "tune": "tune"}
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"  # where `ray dashboard cluster.yaml` forwards the job API
@@ -95,7 +98,7 @@ def submit(address: str, entrypoint: str, runtime_env: dict, wait: bool = True,
 
     client = JobSubmissionClient(address)
     job_id = client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env, submission_id=submission_id)
-    print(f"[cluster.submit] submitted {job_id}; logs: ray job logs --address {address} --follow {job_id}", flush=True)
+    logger.info(f"[cluster.submit] submitted {job_id}; logs: ray job logs --address {address} --follow {job_id}")
     if not wait:
         return job_id, client.get_job_status(job_id).value
 
@@ -137,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     if ns.dry_run:
         return 0
     from ray.exceptions import AuthenticationError  # imports ray (~0.4 s): not before --dry-run has returned
+    from raypretrain.console import setup  # imports ray too, as above
+
+    setup()
 
     try:
         job_id, status = submit(address, entrypoint, runtime_env, not ns.no_wait, ns.submission_id)
@@ -148,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cluster.submit: error: {str(e).splitlines()[0]} (the cluster wants its token: export "
               "RAY_AUTH_MODE=token, with the token in ~/.ray/auth_token or RAY_AUTH_TOKEN)", file=sys.stderr)
         return 2
-    print(f"[cluster.submit] {job_id}: {status}", flush=True)
+    logger.info(f"[cluster.submit] {job_id}: {status}")
     return 0 if status in ("SUCCEEDED", "PENDING", "RUNNING") else 1
 
 

@@ -4,6 +4,7 @@ sample shards with `run`)."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from datapipe.sample import write_corpus
 from raypretrain import storage
 from raypretrain.config import ConfigError
 from raypretrain.ray_env import start_ray
+
+logger = logging.getLogger("datapipe")
 
 SAMPLE_DIR = Path("outputs/sample")
 """The generated sample corpus goes here, below the folder the job runs in."""
@@ -92,7 +95,7 @@ def sample_sources(cfg: DatapipeConfig) -> DatapipeConfig:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         write_corpus(path, cfg.sample_docs, seed=0)
-        print(f"[datapipe] generated sample corpus {path} ({cfg.sample_docs:,} docs)")
+        logger.info(f"[datapipe] generated sample corpus {path} ({cfg.sample_docs:,} docs)")
     names = cfg.sample_sources
     if len(names) == 1:
         return dataclasses.replace(cfg, sources=(SourceConfig(name=names[0], paths=(str(path),)),))

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 
 from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.job import check, run
 from datapipe.stats import summary
 from raypretrain.config import ConfigError, load
+from raypretrain.console import setup
+
+logger = logging.getLogger("datapipe")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -54,6 +58,7 @@ def build_config(args: argparse.Namespace) -> DatapipeConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    setup(args.verbose)
     try:
         cfg = build_config(args)
         if args.check:
@@ -64,5 +69,5 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:  # a bad config or path, or e.g. a tokenizer.json without our special tokens
         print(f"datapipe: error: {e}", file=sys.stderr)
         return 2
-    print(summary(stats, uri))
+    logger.info(summary(stats, uri))
     return 0

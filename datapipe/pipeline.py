@@ -11,6 +11,7 @@ The driver only ever holds per-task summaries.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,8 @@ from datapipe.stats import ClustersSummary, StageTimes, TaskSummary, account, ch
 from datapipe.tokenize import from_json, token_dtype, tokenizer_sha256, train_tokenizer
 from raypretrain import storage
 from raypretrain.config import ConfigError, from_dict, to_dict
+
+logger = logging.getLogger("datapipe")
 
 MANIFEST_FORMAT = "raypretrain-shards/1"
 MIN_BUCKETS = 4
@@ -85,7 +88,7 @@ def _map(stage: type, specs: list, cfg: DatapipeConfig, out: storage.Location, r
     summaries = [from_dict(stage.summary_type, json.loads(row["summary"])) for row in ds.iter_rows()]
     reused = sum(s.reused for s in summaries)
     if reused:
-        print(f"[datapipe] resume: {reused} of {len(specs)} {stage.stage} tasks were already done", flush=True)
+        logger.info(f"[datapipe] resume: {reused} of {len(specs)} {stage.stage} tasks were already done")
     return summaries
 
 
@@ -138,7 +141,7 @@ def _train_tokenizer_task(cfg: dict, output: str, buckets: int) -> str:
 
 
 def run(cfg: DatapipeConfig, inputs: list[tuple[storage.Location, str]], out: storage.Location,
-        log: Callable[[str], None] = print, resume: bool = False) -> dict:
+        log: Callable[[str], None] = logger.info, resume: bool = False) -> dict:
     """Run every stage; write tokenizer.json, stats.json and (last) manifest.json. With
     `resume`, tasks an interrupted run of the same config finished are not run again."""
     if resume:

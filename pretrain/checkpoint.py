@@ -25,6 +25,7 @@ import contextlib
 import glob
 import hashlib
 import json
+import logging
 import os
 import pickle
 import random
@@ -45,6 +46,8 @@ from raypretrain import storage
 from raypretrain.config import ConfigError, from_dict, to_dict
 from pretrain.config import PretrainConfig
 from pretrain.model import GPT
+
+logger = logging.getLogger("pretrain")
 
 TAG = "engine"
 UNIVERSAL = "engine_universal"
@@ -346,7 +349,7 @@ def universal_conversion(checkpoint: str, note: str = "") -> str:
     for stale in glob.glob(os.path.join(glob.escape(checkpoint), f"{storage.TMP_PREFIX}universal-*")):
         shutil.rmtree(stale, ignore_errors=True)  # a crashed conversion's
     if note:
-        print(note, flush=True)
+        logger.info(note)
     tmp = tempfile.mkdtemp(prefix=f"{storage.TMP_PREFIX}universal-", dir=checkpoint)
     try:
         proc = subprocess.run([sys.executable, "-m", "deepspeed.checkpoint.ds_to_universal", "--input_folder",

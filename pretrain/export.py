@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import sys
@@ -30,6 +31,9 @@ from pretrain.checkpoint import load_model
 from pretrain.model import GPT, GPTConfig
 from raypretrain import storage
 from raypretrain.config import ConfigError
+from raypretrain.console import setup
+
+logger = logging.getLogger("pretrain")
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -164,12 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", required=True, help="a checkpoint_* folder of a training run")
     p.add_argument("--out", required=True, help="output folder")
     args = p.parse_args(argv)
+    setup()
     try:
         out = export_checkpoint(args.checkpoint, args.out)
     except ConfigError as e:
         print(f"pretrain.export: error: {e}", file=sys.stderr)
         return 2
-    print(f"[export] wrote {out}/model.safetensors, config.json, tokenizer.json")
+    logger.info(f"[export] wrote {out}/model.safetensors, config.json, tokenizer.json")
     return 0
 
 

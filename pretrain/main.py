@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -17,8 +18,10 @@ from pretrain.paths import RunPaths
 from pretrain.trainer import build_trainer, check_data, check_resume_path, ensure_shards
 from raypretrain import storage
 from raypretrain.config import ConfigError, load
-from raypretrain.console import Display, board_name, header
+from raypretrain.console import Display, board_name, header, setup
 from raypretrain.ray_env import connect
+
+logger = logging.getLogger("pretrain")
 
 DEFAULT_CONFIG = "debug"
 """The shipped preset (configs/pretrain/debug.yaml) a bare `python -m pretrain` trains, from any folder."""
@@ -60,13 +63,15 @@ def preflight(cfg: PretrainConfig, resume: str) -> None:
     if cfg.data.live_tokenizer and not storage.exists(storage.resolve(cfg.data.live_tokenizer)):
         raise ConfigError(f"data.live_tokenizer: file not found: {cfg.data.live_tokenizer}")
     for line in cfg.schedule_warnings():
-        print(f"pretrain: warning: {line}", file=sys.stderr)
+        logger.warning(f"pretrain: warning: {line}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    setup(args.verbose)
     try:
         cfg = build_config(args)
+        setup(cfg.run.verbose)
         preflight(cfg, args.resume)
         if args.check:
             print("config OK")
@@ -83,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     header(f"train: {cfg.run.name}")
-    print(f"[pretrain] run {cfg.run.name}: {cfg.total_steps()} steps × {cfg.train.global_batch_tokens:,} tokens, "
-          f"{cfg.scaling.num_workers} workers, ZeRO-{cfg.deepspeed.zero_stage}; "
-          f"TensorBoard: tensorboard --logdir {RunPaths.of(cfg).tensorboard}", flush=True)
-    print(plan_of(cfg).line(), flush=True)
+    logger.info(f"[pretrain] run {cfg.run.name}: {cfg.total_steps()} steps × {cfg.train.global_batch_tokens:,} tokens, "
+                f"{cfg.scaling.num_workers} workers, ZeRO-{cfg.deepspeed.zero_stage}; "
+                f"TensorBoard: tensorboard --logdir {RunPaths.of(cfg).tensorboard}")
+    logger.info(plan_of(cfg).line())
     with Display(progress):
         result = trainer.fit()
     finish(cfg, result)

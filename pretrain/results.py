@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from io import StringIO
@@ -15,6 +16,8 @@ from pretrain.paths import RunPaths
 from pretrain.report import write_report
 from raypretrain import storage
 from raypretrain.console import header
+
+logger = logging.getLogger("pretrain")
 
 
 def sample_text(checkpoint_path: str, cfg: PretrainConfig) -> str:
@@ -33,8 +36,8 @@ def finish(cfg: PretrainConfig, result) -> None:
     entropy = unigram_entropy(cfg.data.shards, load_manifest(cfg.data.shards))
     done = (f"step {m.get('step')}, val loss {m.get('val_loss', float('nan')):.3f} "
             f"(ppl {m.get('val_ppl', float('nan')):.1f}; unigram entropy of the corpus {entropy:.3f})")
-    print(f"[pretrain] done: {done}")
-    print(f"[pretrain] checkpoint: {ckpt}")
+    logger.info(f"[pretrain] done: {done}")
+    logger.info(f"[pretrain] checkpoint: {ckpt}")
     facts = {"run": cfg.run.name, "result": done, "checkpoint": str(ckpt), "shards": cfg.data.shards,
              "TensorBoard": f"tensorboard --logdir {paths.tensorboard}"}
     if ckpt and not storage.is_remote(ckpt):
@@ -42,7 +45,7 @@ def finish(cfg: PretrainConfig, result) -> None:
         with contextlib.redirect_stdout(StringIO() if quiet else sys.stdout), \
                 contextlib.redirect_stderr(StringIO() if quiet else sys.stderr):
             facts["sample"] = sample_text(ckpt, cfg)
-        print(f"[pretrain] sample: {facts['sample']!r}")
+        logger.info(f"[pretrain] sample: {facts['sample']!r}")
     shards, events = cfg.data.shards.removeprefix("file://"), paths.tensorboard
     if paths.tensorboard_mirror:  # rank 0 may have run on another node: read its events from the storage
         events = os.path.join(paths.report, "events")
@@ -50,5 +53,5 @@ def finish(cfg: PretrainConfig, result) -> None:
         facts["TensorBoard"] += f" (a copy: {paths.tensorboard_mirror})"
     report = write_report(paths.report, events, None if storage.is_remote(shards) else shards, facts,
                           cfg.train.global_batch_tokens)
-    print(f"[pretrain] report: {report}")
-    print(f"[pretrain] TensorBoard: {facts['TensorBoard']}")
+    logger.info(f"[pretrain] report: {report}")
+    logger.info(f"[pretrain] TensorBoard: {facts['TensorBoard']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 
 import ray
@@ -27,6 +28,8 @@ from raypretrain.config import ConfigError, to_dict
 from raypretrain.console import header
 from raypretrain.ray_env import data_progress_bars
 
+logger = logging.getLogger("pretrain")
+
 SAMPLE_SHARDS = "outputs/pretrain-data"
 """Sample shards are built here (one folder per datapipe config), below the folder the job runs in."""
 
@@ -43,10 +46,10 @@ def ensure_shards(cfg: PretrainConfig) -> PretrainConfig:
     dp = dataclasses.replace(cfg.data.datapipe, output=os.path.join(SAMPLE_SHARDS, key))
     if not storage.exists(storage.resolve(dp.output).join("manifest.json")):
         header("data: the sample corpus through datapipe")
-        print(f"[pretrain] building the sample shards with datapipe into {dp.output}", flush=True)
+        logger.info(f"[pretrain] building the sample shards with datapipe into {dp.output}")
         with data_progress_bars():
             stats = run_datapipe(dp, overwrite=True, verbose=cfg.run.verbose)
-        print(summary(*stats), flush=True)
+        logger.info(summary(*stats))
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, shards=storage.resolve(dp.output).uri))
 
 
@@ -153,7 +156,7 @@ def build_trainer(cfg: PretrainConfig, resume: str = "auto", callbacks: list | N
                           f"none of the {cpus:g} CPUs for Ray Data to read with; lower scaling.cpus_per_worker")
     datasets, per_rank = datasets_for(cfg, manifest, tokenizer, paths)
     if latest:
-        print(f"[pretrain] resuming from {latest}", flush=True)
+        logger.info(f"[pretrain] resuming from {latest}")
     inputs = WorkerInputs(
         config=cfg, manifest={k: v for k, v in manifest.items() if k != "config"}, paths=paths,
         tokenizer=tokenizer_uri(cfg), per_rank=per_rank, progress=progress,

@@ -9,6 +9,19 @@ prints each message as a line and, on a terminal, redraws the live line under th
 Without a terminal (`ray job logs`, CI, a pipe) there is no live line, only the messages. Without a
 board (a Tune trial's workers) `Progress.say` writes to the worker's stdout, which Ray forwards.
 `quiet_loggers`, `quiet` and `quiet_warnings` keep library chatter off that console in the workers.
+
+Our own console lines (`[pretrain] …`, `[datapipe] …`, `[tune] …`, the stage lines, the phase
+headers, the account table) go through one logger per package (`logging.getLogger("pretrain")`, …,
+PACKAGES) and one console handler that each job's main installs with `setup(verbose)`: it writes each
+record's message verbatim, INFO and DEBUG to stdout and warnings to stderr, and while a Display is
+drawing its live line it hands the line to the Display, which clears the live line, writes the line
+and redraws the live line under it. The loggers do not propagate to the root logger.
+
+Where print() stays: output that IS a command's result on stdout (`raypretrain inspect`, `presets`,
+`doctor`, `--check`'s "config OK", `pretrain.plan`'s advice, `pretrain.generate`'s text,
+`cluster.submit`'s command and forwarded job logs), and errors a command exits with, on stderr. In
+Ray workers, where no console handler is installed, lines go through `Progress.say` (to the driver's
+board, or straight to the process's stdout, which Ray forwards).
 """
 from __future__ import annotations
 
@@ -26,6 +39,49 @@ import warnings
 import ray
 
 from raypretrain import compat
+
+
+PACKAGES = ("datapipe", "pretrain", "tune", "cluster", "raypretrain")
+"""One logger each; `setup` gives them the console handler."""
+
+
+class ConsoleHandler(logging.Handler):
+    """Each record's message verbatim, one line: INFO and DEBUG to sys.stdout, warnings and errors to
+    sys.stderr (looked up per record, so redirect_stdout and pytest's capture see it). While a Display
+    is drawing its live line, the line goes through the Display, which owns that line."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.display: Display | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
+            line = record.getMessage()
+            if self.display is not None:
+                self.display.show([line], stream=stream)
+            else:
+                stream.write(line + "\n")
+                stream.flush()
+        except Exception:  # logging's contract: a broken stream must not end the run
+            self.handleError(record)
+
+
+def handler() -> ConsoleHandler | None:
+    """The console handler `setup` installed, if it has run in this process."""
+    return next((h for h in logging.getLogger(PACKAGES[0]).handlers if isinstance(h, ConsoleHandler)), None)
+
+
+def setup(verbose: bool = False) -> None:
+    """Our loggers write to the console: INFO and up, DEBUG too when verbose. Called at the start of
+    each job's main; calling it again only sets the level (one handler, so no line is doubled)."""
+    console = handler() or ConsoleHandler()
+    for name in PACKAGES:
+        log = logging.getLogger(name)
+        log.setLevel(logging.DEBUG if verbose else logging.INFO)
+        log.propagate = False  # the root logger's handlers (Ray's, pytest's) would show it twice
+        if console not in log.handlers:
+            log.addHandler(console)
 
 
 class Board:
@@ -116,9 +172,14 @@ class Display:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
         self._drawn, self._last = False, None
+        self._lock = threading.Lock()  # the poll thread and the console handler both write
+        self._console: ConsoleHandler | None = None
 
     def __enter__(self) -> Display:
         ray.get(self.board.take.remote())  # the actor is up before any worker looks for it
+        self._console = handler()
+        if self._console is not None:
+            self._console.display = self  # our log lines go through show() while this display runs
         self._thread.start()
         return self
 
@@ -130,6 +191,8 @@ class Display:
             ray.kill(self.board)
         except ray.exceptions.RayError:  # Ray went down with the run: keep the run's own error in front
             pass
+        if self._console is not None and self._console.display is self:
+            self._console.display = None
         if self._drawn:
             self.stream.write("\n")
             self.stream.flush()
@@ -143,16 +206,32 @@ class Display:
 
     def poll(self) -> None:
         state, lines = ray.get(self.board.take.remote())
-        redraw = self.live and state is not None and "step" in state and (lines or state != self._last)
-        if not lines and not redraw:
-            return
-        out = ("\r\x1b[K" if self._drawn else "") + "".join(line + "\n" for line in lines)
-        self._drawn = False
-        if redraw:
-            out += live_line(state, shutil.get_terminal_size().columns)
-            self._drawn, self._last = True, state
-        self.stream.write(out)
-        self.stream.flush()
+        self.show(lines, state)
+
+    def show(self, lines: list[str], state: dict | None = None, stream=None) -> None:
+        """Write `lines` (to `stream`, by default the display's), then redraw the live line under
+        them on a terminal: for the newest `state`, or the last one drawn."""
+        with self._lock:
+            if state is None:
+                state = self._last
+            redraw = self.live and state is not None and "step" in state and (lines or state != self._last)
+            if not lines and not redraw:
+                return
+            clear = "\r\x1b[K" if self._drawn else ""
+            text = "".join(line + "\n" for line in lines)
+            if stream is not None and stream is not self.stream:  # e.g. a warning to stderr
+                self.stream.write(clear)
+                self.stream.flush()
+                stream.write(text)
+                stream.flush()
+                clear = text = ""
+            out = clear + text
+            self._drawn = False
+            if redraw:
+                out += live_line(state, shutil.get_terminal_size().columns)
+                self._drawn, self._last = True, state
+            self.stream.write(out)
+            self.stream.flush()
 
 
 class _DropFrom(logging.Filter):
@@ -206,4 +285,4 @@ def quiet_loggers() -> None:
 
 def header(title: str) -> None:
     """A phase header: `── train: debug ──────…`."""
-    print(f"\n── {title} {'─' * max(3, 72 - len(title))}", flush=True)
+    logging.getLogger("raypretrain").info(f"\n── {title} {'─' * max(3, 72 - len(title))}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import math
 import os
 import sys
@@ -26,12 +27,15 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 from cluster.placement import trial_driver_resources
 from raypretrain.config import ConfigError, from_dict, load, to_dict
 from pretrain.config import PretrainConfig
+from raypretrain.console import setup
 from raypretrain.ray_env import connect
 from pretrain.trainer import ensure_shards
 from tune import space as spaces
 from tune.config import TuneConfig
 from tune.report import write_results
 from tune.trial import run_trial
+
+logger = logging.getLogger("tune")
 
 DEFAULT_CONFIG = "debug"
 """The shipped sweep preset (configs/tune/debug.yaml) a bare `python -m tune` runs, from any folder."""
@@ -83,14 +87,14 @@ def build_tuner(tcfg: TuneConfig, base: PretrainConfig, parsed: dict, sweep_dir:
         ray.tune.with_parameters(run_trial, base=base_dict, sweep_dir=sweep_dir, metric=tcfg.metric, mode=tcfg.mode),
         {"CPU": tcfg.driver_cpus, **trial_driver_resources()})
     if ray.tune.Tuner.can_restore(sweep_dir):
-        print(f"[tune] restoring sweep {tcfg.name} from {sweep_dir}", flush=True)
+        logger.info(f"[tune] restoring sweep {tcfg.name} from {sweep_dir}")
         return ray.tune.Tuner.restore(sweep_dir, trainable, resume_unfinished=True)
     param_space = spaces.to_ray(parsed, tcfg.search)
     grid = math.prod(len(a) for k, a in parsed.values() if k == "grid" or (k == "choice" and tcfg.search == "grid"))
     max_steps = spaces.upper_bound(parsed, "train.max_steps", base.train.max_steps)
     n = concurrency(tcfg, base, tcfg.trials * grid, ray.cluster_resources())
-    print(f"[tune] up to {n} trials at once, each {base.scaling.num_workers} workers × "
-          f"{base.scaling.cpus_per_worker:g} CPUs", flush=True)
+    logger.info(f"[tune] up to {n} trials at once, each {base.scaling.num_workers} workers × "
+                f"{base.scaling.cpus_per_worker:g} CPUs")
     return ray.tune.Tuner(
         trainable,
         param_space=param_space,
@@ -138,11 +142,13 @@ def check_same_sweep(sweep_dir: str, record: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    setup()
     try:
         tcfg = load(TuneConfig, args.config, args.overrides, job="tune")
         if "://" in tcfg.storage_path:
             raise ConfigError(f"storage_path: {tcfg.storage_path}: a sweep needs a local or shared-mount folder")
         base = base_config(tcfg)
+        setup(base.run.verbose)
         parsed = spaces.validate(tcfg.space, to_dict(base))  # a bad space is refused before anything starts
         if not parsed:
             raise ConfigError("space: empty; name at least one pretrain field to search")
@@ -160,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tune: error: {e}", file=sys.stderr)
         return 2
 
-    print(f"[tune] sweep {tcfg.name}: {tcfg.trials} samples of {', '.join(parsed)}; "
-          f"TensorBoard: tensorboard --logdir {os.path.join(sweep_dir, 'tensorboard')}", flush=True)
+    logger.info(f"[tune] sweep {tcfg.name}: {tcfg.trials} samples of {', '.join(parsed)}; "
+                f"TensorBoard: tensorboard --logdir {os.path.join(sweep_dir, 'tensorboard')}")
     grid = tuner.fit()
     print(write_results(grid, tcfg, to_dict(base), parsed, sweep_dir), flush=True)
     return 0 if not grid.errors else 1

@@ -7,6 +7,7 @@ checkpoints there (build_trainer's `--resume auto`).
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -21,9 +22,12 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from cluster.placement import trial_driver_resources
 from raypretrain.config import ConfigError, from_dict
+from raypretrain.console import setup
 from pretrain.config import PretrainConfig
 from pretrain.trainer import build_trainer
 from tune.space import merge
+
+logger = logging.getLogger("tune")
 
 INVALID = "invalid"
 """The key of the one result an invalid trial reports: why the pretrain config refused its point."""
@@ -108,12 +112,13 @@ def run_trial(point: dict, base: dict, sweep_dir: str, metric: str, mode: str) -
     divide the batch, a model that does not fit the shards) ends the trial at once with one result,
     {invalid: reason, metric: worst}, so the sweep goes on and the search learns to avoid it."""
     ray.data.DataContext.get_current().enable_progress_bars = False
+    setup(base.get("run", {}).get("verbose", False))  # this actor's lines to its stdout, which Ray forwards
     trial_id = ray.tune.get_context().get_trial_id()
     try:
         cfg = trial_config(base, point, sweep_dir, trial_id)
         trainer = build_trainer(cfg, "auto", callbacks=[ReportEvals(metric, mode), FreeWhenStopped()])
     except ConfigError as e:
-        print(f"[tune] trial {trial_id} is invalid: {e}", flush=True)
+        logger.info(f"[tune] trial {trial_id} is invalid: {e}")
         ray.tune.report({INVALID: str(e), metric: worst(mode)})
         return
     trainer.fit()

@@ -1,15 +1,18 @@
-"""The driver's progress display: rank 0's messages through a real Board actor, the live line on a terminal."""
+"""The driver's progress display: rank 0's messages through a real Board actor, the live line on a terminal;
+our loggers' console handler, and how it shares the terminal with the live line."""
 from __future__ import annotations
 
 import io
 import logging
+import shutil
+import sys
 import textwrap
 import time
 import warnings
 
 import ray
 
-from raypretrain.console import Display, board_name, live_line, quiet
+from raypretrain.console import PACKAGES, Display, board_name, live_line, quiet, setup
 
 
 class Terminal(io.StringIO):
@@ -99,3 +102,39 @@ def test_quiet_drops_one_librarys_prints_and_warnings_for_one_call_only(tmp_path
         assert [w.category for w in seen] == [DeprecationWarning, UserWarning]
         assert capsys.readouterr().out == "op built successfully\n"
     assert logging.getLogger().filters == root_filters
+
+
+def test_a_job_loggers_line_reaches_the_console_once_and_debug_only_when_verbose(capsys, caplog):
+    root_handlers = list(logging.getLogger().handlers)
+    log = logging.getLogger("datapipe")
+    setup()
+    setup()  # a second main in the same process: still one handler
+    log.info("[datapipe] one")
+    log.debug("[datapipe] hidden")
+    log.warning("datapipe: warning: two")
+    logging.getLogger("pretrain.loop").info("[pretrain] a child logger's line")
+    out, err = capsys.readouterr()
+    assert out == "[datapipe] one\n[pretrain] a child logger's line\n"  # verbatim: no level, no name
+    assert err == "datapipe: warning: two\n"
+    assert not caplog.records  # nothing reached the root logger, so no handler there shows it again
+    setup(verbose=True)
+    log.debug("[datapipe] shown")
+    assert capsys.readouterr().out == "[datapipe] shown\n"
+    setup()
+    log.debug("[datapipe] hidden again")
+    assert capsys.readouterr().out == ""
+    assert all(len(logging.getLogger(name).handlers) == 1 for name in PACKAGES)
+    assert logging.getLogger().handlers == root_handlers
+
+
+def test_a_log_line_clears_the_live_line_which_is_redrawn_under_it(ray_local, monkeypatch):
+    term = Terminal()
+    monkeypatch.setattr(sys, "stdout", term)
+    setup()
+    state = {"step": 1, "total": 2, "loss": 3.0}
+    with Display(board_name(), every=60) as display:
+        display.show([], state)
+        logging.getLogger("pretrain").info("[pretrain] a line")
+    logging.getLogger("pretrain").info("[pretrain] after")  # the display is gone: a plain line
+    live = live_line(state, shutil.get_terminal_size().columns)
+    assert term.getvalue() == live + "\r\x1b[K[pretrain] a line\n" + live + "\n[pretrain] after\n"
