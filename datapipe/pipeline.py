@@ -10,6 +10,7 @@ The driver only ever holds per-task summaries.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -92,16 +93,31 @@ def _map(stage: type, specs: list, cfg: DatapipeConfig, out: storage.Location, r
     return summaries
 
 
-_near_clusters_task = ray.remote(stages.near_clusters)
-_id_repeats_task = ray.remote(stages.id_repeats)
+class _LazyRemote:
+    """`ray.remote(fn)`, made at the first `.options(…)`, so importing this module registers nothing
+    with Ray. Use as `ray.remote` is used: as a decorator, or `_LazyRemote(fn)`."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    @functools.cached_property
+    def remote_function(self) -> Any:
+        return ray.remote(self.fn)
+
+    def options(self, **options: Any) -> Any:
+        return self.remote_function.options(**options)
 
 
-@ray.remote
+_near_clusters_task = _LazyRemote(stages.near_clusters)
+_id_repeats_task = _LazyRemote(stages.id_repeats)
+
+
+@_LazyRemote
 def _probe_metadata_task(files: list[plan.InputFile]) -> list[plan.Meta]:
     return [plan.probe_metadata(f) for f in files]
 
 
-@ray.remote
+@_LazyRemote
 def _count_lines_task(uri: str, bounds: list[int]) -> plan.LineCounts:
     return plan.count_lines(storage.resolve(uri), bounds)
 
@@ -133,7 +149,7 @@ def describe_lsh(cfg: DatapipeConfig) -> str:
             f"threshold {near.threshold} → {bands} bands × {rows} rows; P(candidate): {curve}")
 
 
-@ray.remote
+@_LazyRemote
 def _train_tokenizer_task(cfg: dict, output: str, buckets: int) -> str:
     c = from_dict(DatapipeConfig, cfg)
     texts = stages.tokenizer_sample(output, buckets, c.tokenize.train_docs)

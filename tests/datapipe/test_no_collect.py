@@ -89,7 +89,7 @@ def _dotted(node: ast.AST) -> str | None:
 
 def _is_ray_remote(decorator: ast.AST) -> bool:
     target = decorator.func if isinstance(decorator, ast.Call) else decorator
-    return _dotted(target) in ("ray.remote", "remote")
+    return _dotted(target) in ("ray.remote", "remote", "_LazyRemote")  # pipeline.py's ray.remote made at first use
 
 
 class _Scope(ast.NodeVisitor):
