@@ -30,12 +30,9 @@ words, so a document rarely repeats a 5-gram of its own and shares almost none w
 from __future__ import annotations
 
 import argparse
-import functools
 import gzip
 import json
-import math
 import random
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -43,6 +40,8 @@ from pathlib import Path
 import zstandard
 
 from datapipe import sample_words as W
+from datapipe.sample_pages import JUNK
+from datapipe.sample_prose import LEXICONS, Writer
 
 MIN_DOCS = 20
 """Fewer documents cannot hold one of every junk and bad kind plus a few good ones."""
@@ -60,409 +59,13 @@ _DUP_SHARE, _NEAR_SHARE, _JUNK_SHARE, _BAD_SHARE, _CONSENT_SHARE = 0.08, 0.07, 0
 _NEAR_JACCARD = (0.86, 0.97)  # accepted word-5-gram Jaccard of a near duplicate to its original
 
 
-_SLOT = re.compile(r"\{(\w+)\}")
-# "a" written by a template before a slot that turned out to start with a vowel
-_A_BEFORE_VOWEL = re.compile(r"\b([Aa]) (?=[aeiouAEIOU])(?!uni|use|eu|one)")
-
-
-def _plural(noun: str) -> str:
-    if noun in W.IRREGULAR:
-        return W.IRREGULAR[noun]
-    if noun.endswith(("s", "x", "z", "ch", "sh")):
-        return noun + "es"
-    if noun.endswith("y") and noun[-2:-1] not in tuple("aeiou"):
-        return noun[:-1] + "ies"
-    return noun + "s"
-
-
-def _third_person(base: str) -> str:
-    if base.endswith(("s", "x", "z", "ch", "sh", "o")):
-        return base + "es"
-    if base.endswith("y") and base[-2:-1] not in tuple("aeiou"):
-        return base[:-1] + "ies"
-    return base + "s"
-
-
-def _article(phrase: str) -> str:
-    w = phrase.lower()
-    an = w[0] in "aeiou" and not w.startswith(("uni", "use", "eu", "one"))
-    return ("an " if an or w.startswith(("hour", "honest")) else "a ") + phrase
-
-
-class _Lexicon:
-    """The word lists of one topic, expanded once."""
-
-    def __init__(self, spec: dict[str, str]):
-        self.nouns = spec["nouns"].split()
-        self.plurals = [_plural(n) for n in self.nouns]
-        verbs = [v.split("/") for v in spec["verbs"].split()]
-        self.base = [v[0] for v in verbs]
-        self.past = [v[1] for v in verbs]
-        self.participle = [v[-1] for v in verbs]
-        self.third = [_third_person(v[0]) for v in verbs]
-        self.adjs = spec["adjs"].split()
-        self.roles = _join_roles(spec["roles"].split())  # some are two words: "pastry chef"
-        self.role_plurals = [_plural(r) for r in self.roles]
-
-
-def _join_roles(words: list[str]) -> list[str]:
-    """Re-join the two-word roles of a space-separated role list."""
-    two_word = {tuple(k.split()) for k in W.IRREGULAR if " " in k}
-    out, i = [], 0
-    while i < len(words):
-        if tuple(words[i : i + 2]) in two_word:
-            out.append(" ".join(words[i : i + 2]))
-            i += 2
-        else:
-            out.append(words[i])
-            i += 1
-    return out
-
-
-_LEXICONS = {name: _Lexicon(spec) for name, spec in W.TOPICS.items()}
-_TOPIC_NAMES = tuple(W.TOPICS)
-
-
-class _Writer:
-    """Writes English prose from the grammar; one instance per document."""
-
-    def __init__(self, rng: random.Random):
-        self.rng = rng
-        self.main, self.second = (_LEXICONS[t] for t in rng.sample(_TOPIC_NAMES, 2))
-        last = rng.sample(W.LAST, 4)
-        self.cast = [f"{rng.choice(W.FIRST)} {s}" for s in last]
-        self.introduced: set[str] = set()
-        self.turn = rng.randrange(len(self.cast))
-        self.place = rng.choice(W.PLACES)
-        self.year = rng.randint(1780, 2023)
-
-    # -- slot fillers --------------------------------------------------------------------------
-    def lex(self) -> _Lexicon:
-        return self.main if self.rng.random() < 0.75 else self.second
-
-    def pick(self, attr: str) -> str:
-        return self.rng.choice(getattr(self.lex(), attr))
-
-    def adj(self) -> str:
-        return self.pick("adjs") if self.rng.random() < 0.6 else self.rng.choice(W.GENERAL_ADJS)
-
-    def noun_phrase(self, det: str) -> str:
-        r = self.rng.random()
-        noun = self.pick("nouns")
-        if r < 0.45:
-            return f"{det} {noun}" if det else noun
-        if r < 0.8:
-            phrase = f"{self.adj()} {noun}"
-        elif r < 0.9:
-            phrase = f"{self.adj()}, {self.rng.choice(W.GENERAL_ADJS)} {noun}"
-        elif det == "the":  # a possessive replaces the article: "Rossi's notebook"
-            return f"{self.person().split()[-1]}'s {noun}"
-        else:
-            phrase = f"{self.rng.choice(W.GENERAL_ADJS)} {noun}"
-        return f"{det} {phrase}" if det else phrase
-
-    def person(self) -> str:
-        self.turn = (self.turn + 1) % len(self.cast)
-        name = self.cast[self.turn]
-        if name not in self.introduced:
-            self.introduced.add(name)
-            return name
-        r = self.rng.random()
-        if r < 0.6:
-            return name.split()[-1]
-        if r < 0.8:
-            return name.split()[0]
-        return name
-
-    def org(self) -> str:
-        if self.rng.random() < 0.65:
-            place = self.place if self.rng.random() < 0.5 else self.rng.choice(W.PLACES)
-            return f"the {place} {self.rng.choice(W.INSTITUTIONS)}"
-        return f"{self.rng.choice(W.LAST)} {self.rng.choice(W.FIRM_SUFFIX)}"
-
-    def year_(self) -> str:
-        self.year = min(2024, max(1700, self.year + self.rng.randint(-12, 15)))
-        return str(self.year)
-
-    def numd(self) -> str:
-        rng = self.rng
-        return f"{rng.choice((rng.randint(13, 99), rng.randint(100, 950), rng.randint(1, 40) * 100)):,}"
-
-    def pp(self) -> str:
-        rng = self.rng
-        r = rng.random()
-        prep = rng.choice(W.PREPS)
-        if r < 0.55:
-            return f"{prep} {self.noun_phrase('the')}"
-        if r < 0.75:
-            place = self.place if rng.random() < 0.5 else rng.choice(W.PLACES)
-            return f"{rng.choice(('in', 'near', 'outside', 'around'))} {place}"
-        if r < 0.9:
-            return f"{prep} {rng.choice(W.REGIONS)}"
-        return f"{prep} {self.person()}'s {self.pick('nouns')}"
-
-    def pred(self) -> str:
-        a = self.rng.choice(W.GENERAL_ADJS) if self.rng.random() < 0.7 else self.pick("adjs")
-        degree = self.rng.choice(W.DEGREE)
-        return f"{degree} {a}" if self.rng.random() < 0.6 and degree[:5] != a[:5] else a
-
-    def fill(self, template: str) -> str:
-        return _SLOT.sub(lambda m: self.slot(m.group(1)), template)
-
-    def slot(self, key: str) -> str:
-        cap = key[0].isupper() and key not in ("P", "Pfull", "R", "R_pl")
-        k = key.lower() if cap else key
-        if k == "year2":  # a later year than the one just written
-            self.year = min(2024, self.year + self.rng.randint(3, 30))
-            return str(self.year)
-        fill = self._slot_fillers.get(k.rstrip("2"))
-        if fill is None:
-            raise KeyError(f"unknown template slot {key!r}")
-        out = fill()
-        return out[0].upper() + out[1:] if cap else out
-
-    @functools.cached_property
-    def _slot_fillers(self) -> dict:
-        """Slot name → a function that draws its text (each draws from self.rng in a fixed order)."""
-        rng, pick = self.rng, self.pick
-        choice = lambda words: (lambda: rng.choice(words))  # noqa: E731
-        return {
-            "P": self.person, "Pfull": self._cast_member, "R": lambda: pick("roles"),
-            "a_R": lambda: _article(f"{self.adj()} {pick('roles')}" if rng.random() < 0.5 else pick("roles")),
-            "R_pl": lambda: pick("role_plurals"), "the_n": lambda: self.noun_phrase("the"),
-            "a_n": lambda: _article(self.noun_phrase("")), "n": lambda: pick("nouns"),
-            "ns": lambda: pick("plurals") if rng.random() < 0.7 else f"{self.adj()} {pick('plurals')}",
-            "adj": self.adj, "gadj": choice(W.GENERAL_ADJS), "pred": self.pred, "vp": lambda: pick("past"),
-            "vb": lambda: pick("base"), "v3": lambda: pick("third"), "v3_pl": lambda: pick("base"),
-            "vpp": lambda: pick("participle"), "adv": choice(W.ADVERBS), "pp": self.pp,
-            "time": lambda: self.fill(rng.choice(W.TIMES)), "conn": choice(W.CONNECTORS),
-            "clause": lambda: self.fill(rng.choice(W.CLAUSES).replace("{subj}", rng.choice(W.SUBJECTS), 1)),
-            "pron": choice(W.PRONOUNS), "place": lambda: self.place if rng.random() < 0.4 else rng.choice(W.PLACES),
-            "region": choice(W.REGIONS), "org": self.org, "year": self.year_,
-            "decade": lambda: f"{rng.randint(175, 201)}0s", "month": choice(W.MONTHS), "day": choice(W.DAYS),
-            "season": choice(W.SEASONS), "numw": choice(W.NUM_WORDS), "numd": self.numd, "units": choice(W.UNITS),
-        }
-
-    def _cast_member(self) -> str:
-        out = self.cast[self.rng.randrange(len(self.cast))]
-        self.introduced.add(out)
-        return out
-
-    # -- sentences and documents ---------------------------------------------------------------
-    def sentence(self, template: str) -> str:
-        s = _A_BEFORE_VOWEL.sub(r"\1n ", self.fill(template))
-        return s[0].upper() + s[1:]
-
-    def sentences(self, n: int) -> list[str]:
-        return [self.sentence(t) for t in self.rng.sample(W.TEMPLATES, n)]
-
-    def document(self, min_words: int = 150, max_words: int = 600) -> str:
-        """3-8 one-line paragraphs of 2-5 sentences, min_words..max_words words in all."""
-        while True:
-            paras = self._paragraphs(min_words, max_words)
-            words = [w for p in paras for s in p for w in s.split(" ")]
-            # a few long-worded topic mixes land just above gopher-typical lengths: draw again
-            if min_words <= len(words) <= max_words and sum(map(len, words)) <= 6.0 * len(words):
-                return "\n\n".join(" ".join(p) for p in paras)
-
-    def _paragraphs(self, min_words: int, max_words: int) -> list[list[str]]:
-        rng = self.rng
-        target = rng.randint(min_words + 20, max_words - 40)
-        n_par = rng.randint(max(3, math.ceil(target / 80)), min(8, max(3, target // 34)))
-        templates = iter(rng.sample(W.TEMPLATES, 8 * 5))
-        paras: list[list[str]] = [[] for _ in range(n_par)]
-        words = 0
-        for p in paras:
-            for _ in range(2):
-                s = self.sentence(next(templates))
-                p.append(s)
-                words += s.count(" ") + 1
-        open_paras = [p for p in paras if len(p) < 5]
-        while words < target and open_paras:
-            p = rng.choice(open_paras)
-            s = self.sentence(next(templates))
-            p.append(s)
-            words += s.count(" ") + 1
-            if len(p) == 5:
-                open_paras.remove(p)
-        while words > max_words:  # rare: long sentences overshot; trim from the longest paragraph
-            p = max(paras, key=len)
-            words -= p.pop().count(" ") + 1
-        return paras
-
-
-def _words(text: str) -> int:
-    return len(text.split())
-
-
-_PROPER = {w for names in (W.FIRST, W.LAST, W.MONTHS, W.DAYS) for w in names} | {p.split()[0] for p in W.PLACES}
-
-
-def _decapitalize(sentence: str) -> str:
-    """Lower-case the first letter unless the sentence starts with a name."""
-    first = sentence.split(" ", 1)[0].rstrip(",':;").removesuffix("'s")
-    return sentence if first in _PROPER else sentence[0].lower() + sentence[1:]
-
-
-def _junk_short(rng: random.Random) -> str:
-    w = _Writer(rng)
-    while True:
-        text = " ".join(w.sentences(rng.randint(2, 3)))
-        words = text.split()
-        # Well under gopher's 50 words, still long enough for language ID. In so short a text
-        # gopher_repetition's top n-gram rule fires first on any repeated 2-gram, and even on a
-        # single long 4-gram (it does not require the top n-gram to occur twice).
-        if 20 <= len(words) < 45 and len(set(zip(words, words[1:]))) == len(words) - 1:
-            longest = max(sum(map(len, g)) + 3 for g in zip(words, words[1:], words[2:], words[3:]))
-            if longest < 0.12 * len(text):
-                return text
-
-
-def _junk_symbols(rng: random.Random) -> str:
-    w = _Writer(rng)
-    paras = [" ".join(w.sentences(rng.randint(2, 4))) for _ in range(rng.randint(2, 3))]
-    n = sum(map(_words, paras))
-    if rng.random() < 0.5:
-        # a social-media tail of hashtags: far more '#' than gopher's 0.1 per word
-        # (a dict, not a set: set order follows PYTHONHASHSEED and the bytes must not)
-        tags = list(dict.fromkeys(f"#{w.pick(rng.choice(('nouns', 'adjs'))).replace(' ', '')}"
-                                  for _ in range(n // 3 + 5)))
-        tags += [f"#{rng.choice(W.PLACES).replace(' ', '')}{y}" for y in rng.sample(range(2010, 2025), 4)]
-        rng.shuffle(tags)
-        paras.append(" ".join(tags))
-    else:
-        # trailing-off speech: an ellipsis every few words
-        out = []
-        for p in paras:
-            toks = p.split(" ")
-            for i in range(rng.randrange(3), len(toks) - 1, rng.randint(3, 5)):
-                toks[i] = toks[i].rstrip(".,!?") + "..."
-            out.append(" ".join(toks).rstrip(".!?") + "...")
-        paras = out
-    return "\n\n".join(paras)
-
-
-def _junk_repetition(rng: random.Random) -> str:
-    w = _Writer(rng)
-    if rng.random() < 0.5:
-        # one paragraph pasted over and over
-        para = " ".join(w.sentences(rng.randint(2, 4)))
-        paras = [para] * rng.randint(3, 6) + [" ".join(w.sentences(3))]
-        return "\n\n".join(paras)
-    # an advert line between every paragraph
-    ad = w.sentence(rng.choice(W.TEMPLATES))
-    lines = []
-    for _ in range(rng.randint(4, 7)):
-        lines += [" ".join(w.sentences(rng.randint(2, 3))), ad]
-    return "\n\n".join(lines)
-
-
-def _junk_c4(rng: random.Random) -> str:
-    w = _Writer(rng)
-    r = rng.random()
-    if r < 0.7:
-        paras = w.document().split("\n\n")
-        bad = rng.choice(W.LOREM) if r < 0.35 else rng.choice(W.CURLY)
-        paras.insert(rng.randrange(1, len(paras) + 1), bad)
-        return "\n\n".join(paras)
-    # enough words for gopher, too few sentences for C4: three long compound sentences
-    while True:
-        pairs = [w.sentences(2) for _ in range(3)]
-        text = " ".join(f"{a.rstrip('.!?')}, and {_decapitalize(b)}" for a, b in pairs)
-        if _words(text) >= 60:
-            return text
-
-
-def _junk_fineweb(rng: random.Random) -> str:
-    w = _Writer(rng)
-    if rng.random() < 0.5:
-        # a shop page: a navigation menu around short slogans; C4 keeps only the slogans, all short
-        items = rng.sample(W.NAV_ITEMS, rng.randint(24, 36))
-        # gopher_quality wants two stop words, and the menu items may have none
-        with_stop = [s for s in W.SHORT_LINES if {"the", "to", "and", "with"} & set(s.split())]
-        slogans = rng.sample(with_stop, 2)
-        slogans += rng.sample([s for s in W.SHORT_LINES if s not in slogans], rng.randint(5, 8))
-        rng.shuffle(slogans)
-        cut = rng.randint(8, len(items) - 8)
-        return "\n\n".join(["\n".join(items[:cut]), "\n".join(slogans), "\n".join(items[cut:])])
-    # an article with a boilerplate line pasted twice: under gopher's repetition limits,
-    # over FineWeb's 1% of characters in duplicated lines
-    paras = w.document(200, 600).split("\n\n")
-    line = rng.choice(W.BOILERPLATE)
-    paras.insert(0, line)
-    paras.append(line)
-    return "\n\n".join(paras)
-
-
-def _junk_lang(rng: random.Random) -> str:
-    pool = W.FOREIGN[rng.choice(sorted(W.FOREIGN))]
-    while True:
-        sents = rng.sample(pool, rng.randint(5, 12))
-        cuts = sorted(rng.sample(range(1, len(sents)), rng.randint(0, 2)))
-        paras = [" ".join(sents[a:b]) for a, b in zip([0, *cuts], [*cuts, len(sents)])]
-        text = "\n\n".join(paras)
-        if _words(text) >= 60:
-            return text
-
-
-CONSENT_PAGES = (  # (section of W.CONSENT, fewest, most lines); the first heads the page, the others come in any order
-    (("title", 1, 1), ("banner", 2, 4), ("button", 2, 5), ("purposes", 3, 9), ("vendor", 0, 6), ("footer", 0, 3)),
-    (("nav", 1, 3), ("title", 1, 1), ("banner", 1, 3), ("category", 3, 8), ("button", 2, 4), ("footer", 1, 4)),
-    (("title", 1, 1), ("javascript", 3, 6), ("banner", 0, 2), ("nav", 0, 2), ("footer", 1, 3)),
-    (("nav", 1, 2), ("subscribe", 3, 7), ("banner", 1, 2), ("button", 1, 3), ("footer", 1, 4)),
-)
-
-
-def consent_page(rng: random.Random) -> str:
-    """A page that is nothing but a consent manager, a JavaScript or browser wall, or a sign-in prompt (one of
-    CONSENT_PAGES, filled with a site, vendors and numbers), with one or two short paragraphs of real sentences
-    where an extractor kept a headline or a teaser."""
-    site = f"The {rng.choice(W.PLACES)} {rng.choice(W.SITE_WORDS)}"
-    slots = {"site": site, "domain": re.sub(r"\W", "", site[4:].lower()) + ".com", "n": rng.randint(90, 980),
-             "year": rng.randint(2015, 2025), "ray": f"{rng.getrandbits(64):016x}"}
-    vendors = iter(rng.sample(W.CONSENT_VENDORS, len(W.CONSENT_VENDORS)))
-    head, *rest = rng.choice(CONSENT_PAGES)
-    rng.shuffle(rest)
-    blocks = []
-    for section, lo, hi in (head, *rest):
-        k = rng.randint(lo, hi)
-        lines = [_banner(rng) for _ in range(k)] if section == "banner" else rng.sample(W.CONSENT[section], k)
-        lines = [line.format(vendor=next(vendors) if "{vendor}" in line else "", **slots) for line in lines]
-        if lines:
-            blocks.append(rng.choice(("\n", "\n\n")).join(lines))
-    w = _Writer(rng)
-    for _ in range(rng.randint(1, 2)):
-        blocks.insert(rng.randint(1, len(blocks)), " ".join(w.sentences(rng.randint(1, 2))))
-    return "\n\n".join(blocks)
-
-
-def _banner(rng: random.Random) -> str:
-    """One consent-banner paragraph: who uses what for which purposes, then one to three closing sentences."""
-    c = W.CONSENT
-    purposes = rng.sample(c["purpose"], rng.randint(2, 4))
-    first = (f"{rng.choice(c['who'])} {rng.choice(c['use'])} {rng.choice(c['tech'])} to "
-             f"{', '.join(purposes[:-1])} and {purposes[-1]}.")
-    return " ".join([first, *rng.sample(c["close"], rng.randint(1, 3))])
-
-
-_JUNK = {
-    "junk_short": _junk_short,
-    "junk_symbols": _junk_symbols,
-    "junk_repetition": _junk_repetition,
-    "junk_c4": _junk_c4,
-    "junk_fineweb": _junk_fineweb,
-    "junk_lang": _junk_lang,
-    "junk_consent": consent_page,
-}
-
-
 # ---------------------------------------------------------------------------------------------
 # Near duplicates: swap single words for others of the same part of speech.
 
 def _build_swaps() -> dict[str, tuple[str, ...]]:
     swaps: dict[str, tuple[str, ...]] = {}
     groups = [W.GENERAL_ADJS, W.ADVERBS]
-    for lex in _LEXICONS.values():
+    for lex in LEXICONS.values():
         groups += [lex.nouns, lex.plurals, lex.past, lex.base, lex.adjs]
     for group in groups:
         single = tuple(w for w in group if " " not in w)
@@ -598,7 +201,7 @@ _BAD = {
 def _too_large(rng: random.Random) -> str:
     parts, size = [], 0
     while size <= 1_000_000:
-        parts.append(_Writer(rng).document(400, 600))
+        parts.append(Writer(rng).document(400, 600))
         size += len(parts[-1].encode("utf-8")) + 2
     return "\n\n".join(parts)
 
@@ -636,12 +239,12 @@ def generate(n_docs: int, seed: int = 0) -> list[bytes]:
     lines: list[bytes] = []
     good: list[tuple[str, str]] = []
     for _ in range(counts["good"]):
-        doc_id, text = next_id("good"), _Writer(rng).document()
+        doc_id, text = next_id("good"), Writer(rng).document()
         good.append((doc_id, text))
         lines.append(_dumps({"id": doc_id, "text": text}))
     for _ in range(counts["no_id"]):
         next_id("no_id")  # counted like the others, but the record carries no id
-        lines.append(_dumps({"text": _Writer(rng).document()}))
+        lines.append(_dumps({"text": Writer(rng).document()}))
     for _ in range(counts["dup"]):
         of, text = rng.choice(good)
         if rng.random() < 0.3:
@@ -650,12 +253,12 @@ def generate(n_docs: int, seed: int = 0) -> list[bytes]:
     for _ in range(counts["near"]):
         of, text = rng.choice(good)
         lines.append(_dumps({"id": next_id("near"), "text": _near_duplicate(rng, text), "near_of": of}))
-    for kind, make in _JUNK.items():
+    for kind, make in JUNK.items():
         for _ in range(counts[kind]):
             lines.append(_dumps({"id": next_id(kind), "text": make(rng)}))
     for kind, make in _BAD.items():
         for _ in range(counts[kind]):
-            lines.append(make(rng, next_id(kind), _Writer(rng).document()))
+            lines.append(make(rng, next_id(kind), Writer(rng).document()))
     for _ in range(counts["too_large"]):
         lines.append(_dumps({"id": next_id("too_large"), "text": _too_large(rng)}))
     rng.shuffle(lines)

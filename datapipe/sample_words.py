@@ -381,7 +381,7 @@ BOILERPLATE = (
     "This story was updated with additional reporting.",
     "Click the link below to see more photos from the event.",
 )
-# Consent-manager, "enable JavaScript" and sign-in walls (sample.CONSENT_PAGES), pages that are all boilerplate. Lines
+# Consent-manager, "enable JavaScript" and sign-in walls (sample_pages.CONSENT_PAGES), pages that are all boilerplate. Lines
 # are "|"-separated; {site}, {domain}, {n} (vendors), {vendor}, {year} and {ray} are filled per page. A "banner" line is
 # "{who} {use} {tech} to {purpose}, {purpose} and {purpose}." and one to three "close" sentences.
 CONSENT = {k: v.split("|") for k, v in dict(

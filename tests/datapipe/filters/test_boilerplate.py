@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from datapipe import sample
+from datapipe import sample, sample_pages
 from datapipe import sample_words as W
 from datapipe.clean import clean_text
 from datapipe.config import BoilerplateConfig, CleanConfig
@@ -130,7 +130,7 @@ def test_config_ranges(field, value):
 def test_consent_pages_are_dropped():
     """Today's filters keep most of these pages; with the boilerplate filter >= 98% go."""
     rng = random.Random(2024)
-    pages = [sample.consent_page(rng) for _ in range(300)]
+    pages = [sample_pages.consent_page(rng) for _ in range(300)]
     reasons = [clean_text(p, CleanConfig())[1] for p in pages]
     before = [clean_text(p, NO_BOILERPLATE)[1] for p in pages]
     dropped = sum(r is not None for r in reasons) / len(pages)
