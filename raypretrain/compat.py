@@ -31,6 +31,13 @@ PRIVATE: dict[str, tuple[str, str]] = {
     # emits each batch to it; print_to_stdstream prints them); raypretrain.noise wraps its emit to drop
     # the lines listed in noise.NOISE. Waits for a public hook or filter for forwarded worker logs.
     "stdstream_dispatcher": ("ray._private.ray_logging", "global_worker_stdstream_dispatcher"),
+    # Ray 2.60: how an address-less ray.init() (and the state API in a worker) picks its cluster:
+    # RAY_ADDRESS, then the last `ray start`'s file, else None (start a new local Ray). Waits for a
+    # public "which cluster would ray.init() join" call.
+    "canonicalize_bootstrap_address": ("ray._private.services", "canonicalize_bootstrap_address"),
+    # Ray 2.60: the same, as the state API runs it in a worker (it raises with no or several clusters
+    # on the machine); tests check which cluster a worker finds.
+    "canonicalize_bootstrap_address_or_die": ("ray._private.services", "canonicalize_bootstrap_address_or_die"),
 }
 """name → (module, attribute; empty for the module itself)."""
 

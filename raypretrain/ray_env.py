@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import sys
 
 import ray
@@ -23,7 +24,11 @@ def start_ray(verbose: bool = False) -> None:
             # Only the process that joins Ray here owns its console: a caller that ran ray.init
             # itself (a notebook, the test session) keeps its fd 2 as it is.
             noise.quiet_console()
-        ray.init(logging_level="INFO" if verbose else "WARNING")
+        level = "INFO" if verbose else "WARNING"
+        if compat.canonicalize_bootstrap_address(None) is None:  # no cluster to join: start one here
+            init_local(logging_level=level)
+        else:
+            ray.init(logging_level=level)
     if "RAY_DATA_LOGGING_CONFIG" not in os.environ:
         # Ray Data re-applies its logging config at every dataset execution, so setting a level
         # once does not last. Its console handler's level lives in the default config dict it
@@ -31,6 +36,31 @@ def start_ray(verbose: bool = False) -> None:
         data_logging = compat.ray_data_logging
         data_logging.DEFAULT_CONFIG["handlers"]["console"]["level"] = "INFO" if verbose else "WARNING"
         data_logging.configure_logging()
+
+
+def init_local(**kwargs) -> None:
+    """ray.init(address="local", **kwargs): a new local Ray whose own processes know its address.
+
+    Ray Train's PlacementGroupCleaner (a detached actor of every run) asks the state API about its
+    controller with no address, so Ray looks for the cluster on the machine; with a second Ray
+    running there (another job, a test cluster) it raises "Found multiple active Ray instances" and
+    its monitor thread dies with a traceback on the console. So the GCS port is chosen here and
+    RAY_ADDRESS names it in the environment the raylet (and so every worker) inherits. This process's
+    own environment is left as it was."""
+    with socket.socket() as s:
+        s.bind(("", 0))
+        port = s.getsockname()[1]
+    pinned = {"RAY_ADDRESS": f"{ray.util.get_node_ip_address()}:{port}", "RAY_GCS_SERVER_PORT": str(port)}
+    saved = {k: os.environ.get(k) for k in pinned}
+    os.environ.update(pinned)
+    try:
+        ray.init(address="local", **kwargs)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def connect(verbose: bool = False) -> None:

@@ -13,7 +13,9 @@ os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
 def ray_local():
     import ray
 
+    from raypretrain.ray_env import init_local
+
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        init_local(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()

@@ -158,9 +158,10 @@ def test_a_short_sweep_from_the_same_folder_finishes(ray_local, user_folder):
         short += ["--set", f"base.overrides.train.{key}={value}"]
     _, code, text = run_on_a_terminal([sys.executable, "-m", "tune", *short], user_folder, user_env(ray_local),
                                       TIMEOUT_S)
-    assert code == 0, text[-4000:]
-    assert not CRASH.search(text), text[-4000:]
     sweep = user_folder / "outputs" / "tune" / "debug-sweep"
+    errors = "".join(f"\n--- {p}\n{p.read_text()[-2000:]}" for p in sorted(sweep.rglob("error.txt")))
+    assert code == 0, text[-4000:] + errors
+    assert not CRASH.search(text), text[-4000:]
     rows = (sweep / "results.csv").read_text().splitlines()
     assert len(rows) == 1 + 2, rows
     assert (sweep / "best.yaml").is_file() and (sweep / "curves.png").is_file()

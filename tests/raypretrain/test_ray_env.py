@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -190,3 +192,37 @@ def test_progress_bars_off_without_a_terminal_and_rays_notice_about_it_too(ray_l
             assert bars.level == logging.INFO
     finally:
         bars.setLevel(logging.NOTSET)
+
+
+def test_a_local_rays_workers_know_its_address_with_a_second_ray_on_the_machine(ray_local):
+    """init_local (which the session's Ray uses too) exports RAY_ADDRESS to the Ray it starts, and
+    only there: a worker resolves an address-less state-API lookup (what Ray Train's
+    PlacementGroupCleaner does) to its own cluster even while a second Ray runs on the machine,
+    where Ray's autodetection raises "Found multiple active Ray instances"."""
+    assert "RAY_ADDRESS" not in os.environ and "RAY_GCS_SERVER_PORT" not in os.environ
+    # a second local Ray on the machine, in its own process, ended by closing its stdin
+    short = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths live below it (107 bytes at most)
+    other = subprocess.Popen([sys.executable, "-c", SECOND_RAY], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True, env=dict(os.environ, RAY_TMPDIR=short))
+    try:
+        assert other.stdout.readline().strip() == "up"
+
+        @ray_local.remote(num_cpus=0)
+        def resolve() -> tuple:
+            return os.environ.get("RAY_ADDRESS"), compat.canonicalize_bootstrap_address_or_die(None)
+
+        named, found = ray_local.get(resolve.remote())
+        assert named == found == ray_local.get_runtime_context().gcs_address
+    finally:
+        other.stdin.close()
+        other.wait(timeout=60)
+        shutil.rmtree(short, ignore_errors=True)
+
+
+SECOND_RAY = """
+import sys, ray
+ray.init(address="local", num_cpus=0, include_dashboard=False)
+print("up", flush=True)
+sys.stdin.read()
+ray.shutdown()
+"""
