@@ -4,6 +4,7 @@ as one file and as 16 files; ratios against the 20k one-file run measured in the
     python bench/scale.py                                  # 20,000 docs: one file, 16 files
     python bench/scale.py --docs 20000 100000 500000 --cpus 2
     python bench/scale.py --docs 100000 --set dedup.near.enabled=false
+    python bench/scale.py --corpora /tmp/scale-corpora --runs 100000:1 500000:1   # reuse generated corpora
 
 Each run is a fresh driver process (datapipe.main.main, as `python -m datapipe` runs it) on its
 own local Ray of --cpus CPUs. Printed per run: docs/s/core of each stage (the documents the
@@ -77,19 +78,28 @@ class WorkerPeak(threading.Thread):
 
 
 def make_corpus(folder: Path, docs: int, files: int) -> tuple[str, int]:
-    """write_corpus(docs) as one file, or dealt line by line into `files` files; (input, bytes)."""
+    """write_corpus(docs) as one file, or dealt line by line into `files` files; (input, bytes).
+    A corpus already complete in `folder` (a `<folder>.done` marker beside it) is reused; the 16-file
+    layout is dealt from the one-file corpus of the same size when that one is there."""
     from datapipe.sample import write_corpus
 
-    folder.mkdir(parents=True)
-    one = folder / "corpus.jsonl"
-    write_corpus(one, docs, seed=0)
-    if files == 1:
-        return str(one), one.stat().st_size
-    lines = one.read_bytes().split(b"\n")
-    one.unlink()
-    for i in range(files):
-        (folder / f"part{i:02d}.jsonl").write_bytes(b"\n".join(lines[i::files]) + b"\n")
-    return str(folder), sum(p.stat().st_size for p in folder.iterdir())
+    done = folder.with_name(folder.name + ".done")
+    if not done.is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        one = folder.with_name(f"in-{docs}-1") / "corpus.jsonl"
+        if files == 1 or not folder.with_name(f"in-{docs}-1.done").is_file():
+            one = folder / "corpus.jsonl"
+            write_corpus(one, docs, seed=0)
+        if files > 1:
+            lines = one.read_bytes().splitlines()
+            if one.parent == folder:
+                one.unlink()
+            for i in range(files):
+                (folder / f"part{i:02d}.jsonl").write_bytes(b"\n".join(lines[i::files]) + b"\n")
+        done.write_text("")
+    paths = sorted(folder.glob("*.jsonl"))
+    return (str(paths[0]) if files == 1 else str(folder)), sum(p.stat().st_size for p in paths)
 
 
 def run_datapipe(corpus: str, out: Path, cpus: int, sets: list[str]) -> dict:
@@ -151,33 +161,54 @@ def table(results: dict, cpus: int) -> str:
     return "\n".join(lines)
 
 
+def parse_runs(args) -> list[tuple[int, int]]:
+    if args.runs:
+        runs = [tuple(int(x) for x in r.split(":")) for r in args.runs]
+    else:
+        runs = [(d, f) for d in args.docs for f in (1, 16)]
+    return [BASELINE] + [r for r in runs if r != BASELINE]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--docs", type=int, nargs="+", default=[20_000], help="corpus sizes (default 20000)")
+    p.add_argument("--runs", nargs="+", metavar="DOCS:FILES",
+                   help="exactly these runs instead of every size as 1 and 16 files (the 20000:1 baseline is added)")
     p.add_argument("--cpus", type=int, default=os.cpu_count() or 2, help="CPUs of each run's local Ray")
     p.add_argument("--set", action="append", default=[], dest="sets", metavar="KEY=VALUE",
                    help="a datapipe config override for every run (repeatable)")
+    p.add_argument("--corpora", type=Path, help="keep the generated corpora here and reuse them in later runs")
+    p.add_argument("--generate-only", action="store_true", help="only write the corpora (into --corpora)")
     p.add_argument("--keep", action="store_true", help="keep the corpora and outputs (printed folder)")
     args = p.parse_args(argv)
+    if args.generate_only and not args.corpora:
+        p.error("--generate-only needs --corpora")
     root = Path(tempfile.mkdtemp(prefix="scale-"))
-    runs = [BASELINE] + [(d, f) for d in args.docs for f in (1, 16) if (d, f) != BASELINE]
+    corpora = args.corpora or root
+    runs = parse_runs(args)
     print(f"load average {os.getloadavg()[0]:.1f}; {args.cpus} CPUs per run; work in {root}", flush=True)
     results = {}
     try:
         for docs, files in runs:
-            corpus, nbytes = make_corpus(root / f"in-{docs}-{files}", docs, files)
+            corpus, nbytes = make_corpus(corpora / f"in-{docs}-{files}", docs, files)
+            if args.generate_only:
+                print(f"  {docs:,} docs in {files} file(s): {nbytes / MiB:,.0f} MiB in {corpus}", flush=True)
+                continue
             r = run_datapipe(corpus, root / f"out-{docs}-{files}", args.cpus, args.sets)
             results[(docs, files)] = dict(r, bytes=nbytes)
             print(f"  {docs:,} docs in {files} file(s): {r['wall']:.0f} s, {r['read_tasks']} read tasks, "
-                  f"largest worker {r['worker_peak'] / MiB:,.0f} MiB, driver {r['driver_peak'] / MiB:,.0f} MiB",
-                  flush=True)
+                  f"largest worker {r['worker_peak'] / MiB:,.0f} MiB, driver {r['driver_peak'] / MiB:,.0f} MiB, "
+                  f"load average {os.getloadavg()[0]:.1f}", flush=True)
             if not args.keep:
-                shutil.rmtree(root / f"in-{docs}-{files}")
+                shutil.rmtree(root / f"out-{docs}-{files}", ignore_errors=True)
+                if not args.corpora:
+                    shutil.rmtree(root / f"in-{docs}-{files}")
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    print(f"load average {os.getloadavg()[0]:.1f}; ratios against the {BASELINE[0]:,}-doc one-file run")
-    print(table(results, args.cpus))
+    if results:
+        print(f"load average {os.getloadavg()[0]:.1f}; ratios against the {BASELINE[0]:,}-doc one-file run")
+        print(table(results, args.cpus))
     return 0
 
 
