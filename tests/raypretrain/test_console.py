@@ -12,7 +12,7 @@ import warnings
 
 import ray
 
-from raypretrain.console import PACKAGES, Display, board_name, live_line, quiet, setup
+from raypretrain.console import PACKAGES, ConsoleHandler, Display, board_name, live_line, quiet, setup
 
 
 class Terminal(io.StringIO):
@@ -104,10 +104,22 @@ def test_quiet_drops_one_librarys_prints_and_warnings_for_one_call_only(tmp_path
     assert logging.getLogger().filters == root_filters
 
 
-def test_a_job_loggers_line_reaches_the_console_once_and_debug_only_when_verbose(capsys, caplog):
+class Recorder(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_job_loggers_line_reaches_the_console_once_and_debug_only_when_verbose(capsys):
     root_handlers = list(logging.getLogger().handlers)
     log = logging.getLogger("datapipe")
     setup()
+    # on the root logger itself: pytest's caplog also attaches to every logger that does not propagate
+    at_root = Recorder()
+    logging.getLogger().addHandler(at_root)
     setup()  # a second main in the same process: still one handler
     log.info("[datapipe] one")
     log.debug("[datapipe] hidden")
@@ -116,14 +128,16 @@ def test_a_job_loggers_line_reaches_the_console_once_and_debug_only_when_verbose
     out, err = capsys.readouterr()
     assert out == "[datapipe] one\n[pretrain] a child logger's line\n"  # verbatim: no level, no name
     assert err == "datapipe: warning: two\n"
-    assert not caplog.records  # nothing reached the root logger, so no handler there shows it again
+    logging.getLogger().removeHandler(at_root)
+    assert not at_root.records  # nothing reached the root logger, so no handler there shows it again
     setup(verbose=True)
     log.debug("[datapipe] shown")
     assert capsys.readouterr().out == "[datapipe] shown\n"
     setup()
     log.debug("[datapipe] hidden again")
     assert capsys.readouterr().out == ""
-    assert all(len(logging.getLogger(name).handlers) == 1 for name in PACKAGES)
+    # one console handler each (pytest's capture handlers are attached beside it)
+    assert all([type(h) for h in logging.getLogger(name).handlers].count(ConsoleHandler) == 1 for name in PACKAGES)
     assert logging.getLogger().handlers == root_handlers
 
 
