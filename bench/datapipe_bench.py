@@ -11,11 +11,9 @@ import argparse
 import dataclasses
 import resource
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
 import pyarrow.parquet as pq
 import ray
 
@@ -25,27 +23,7 @@ from raypretrain.console import setup
 from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.sample import write_corpus
 from datapipe.tokenize import encode, from_json
-
-
-class PeakRSS(threading.Thread):
-    """Samples the RSS of this process's Ray worker processes: peak of one, and of their sum."""
-
-    def __init__(self, interval: float = 0.2):
-        super().__init__(daemon=True)
-        self.interval, self.stop, self.max_one, self.max_sum = interval, threading.Event(), 0, 0
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            rss = []
-            for p in psutil.process_iter(["name", "cmdline"]):
-                try:
-                    if any("ray::" in part for part in (p.info["cmdline"] or [])) or (p.info["name"] or "").startswith("ray::"):
-                        rss.append(p.memory_info().rss)
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    continue
-            if rss:
-                self.max_one, self.max_sum = max(self.max_one, max(rss)), max(self.max_sum, sum(rss))
-            time.sleep(self.interval)
+from memory import WorkerRSS  # bench/memory.py (a script's own folder is on sys.path)
 
 
 def tokenizer_ratio(out: storage.Location, cfg: DatapipeConfig, tokenizer_json: str, max_docs: int) -> dict:
@@ -92,7 +70,7 @@ def main() -> None:
     cfg = dataclasses.replace(cfg, read=dataclasses.replace(cfg.read, task_target_bytes=corpus.stat().st_size // (2 * args.cpus) + 1))
 
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
-    monitor = PeakRSS()
+    monitor = WorkerRSS()
     monitor.start()
     t = time.perf_counter()
     stats = pipeline.run(cfg, [(storage.resolve(str(corpus)), "bench")], out)
@@ -125,8 +103,8 @@ def main() -> None:
     print(f"  tokenize+pack stage (parquet read, split, encode, pack, write): "
           f"{stats['task_seconds']['tokpack']:.2f} core-s for {stats['kept_docs']:,} docs")
     driver_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(f"\npeak memory: driver {driver_peak / 2**20:.0f} MiB, largest Ray worker {monitor.max_one / 2**20:.0f} MiB, "
-          f"all Ray workers together {monitor.max_sum / 2**20:.0f} MiB")
+    print(f"\npeak memory: driver {driver_peak / 2**20:.0f} MiB, largest Ray worker {monitor.max_worker / 2**20:.0f} MiB, "
+          f"all Ray workers together {monitor.max_workers / 2**20:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from datapipe import minhash as mh  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import neardup_stage_bench as stage_bench  # noqa: E402
+from memory import peak_bytes  # noqa: E402
 
 
 def synthetic_docs(n_docs: int, doc_chars: int = 2000, vocab_size: int = 20_000, seed: int = 0) -> list[str]:
@@ -177,7 +178,7 @@ def main() -> None:
         print(table(r))
         print()
         print(headline(r))
-        print(f"peak memory, signature process (VmHWM inside it): {stage_bench.mib(stage_bench.peak_bytes())} MiB "
+        print(f"peak memory, signature process (VmHWM inside it): {stage_bench.mib(peak_bytes())} MiB "
               f"({args.docs:,} docs, their pre-built shingles and every step's output held at once)")
         print(flush=True)
     stage_bench.run_from_args(args, all_cpus, core=core)

@@ -7,7 +7,7 @@
 bench/minhash_bench.py runs this after its signature benchmark (same flags), so one run
 measures everything; this file also runs on its own.
 
-Corpus: random-word documents of ~2 KB (the signature benchmark's 20k-word vocabulary),
+Corpus (bench/planted_corpus.py): random-word documents of ~2 KB (the signature benchmark's 20k-word vocabulary),
 about 10% of them planted near copies of another document at word-5 Jaccard 0.5, 0.6,
 0.7, 0.8 and 0.9 (equal numbers per level), and 2% in clusters of an original plus three
 copies at J 0.9 (so connected components join more than pairs). A copy replaces runs of
@@ -67,7 +67,6 @@ import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
@@ -75,47 +74,16 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from memory import WorkerRSS, peak_bytes, reset_peak, rss_bytes  # noqa: E402 (bench/ is not a package)
+from planted_corpus import doc_id, id_numbers, planted_corpus  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # for tests.datapipe.neardup_corpus
 
-LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9)
 PARTS = ("signatures", "signature table", "band rows + partition", "candidate edges", "candidate signatures",
          "verify", "connected components")
-
-
-# --- memory ------------------------------------------------------------------------------
-
-def _status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def rss_bytes() -> int:
-    kib = _status_kib("VmRSS")
-    return kib * 1024 if kib is not None else 0
-
-
-def peak_bytes() -> int:
-    """This process's peak RSS since start or the last reset_peak: VmHWM, else ru_maxrss."""
-    kib = _status_kib("VmHWM")
-    return (kib if kib is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
-
-
-def reset_peak() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0); False where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 class Timer:
@@ -156,111 +124,6 @@ class Timer:
         self._wall.clear()
         self._cpu.clear()
         self.rounds += 1
-
-
-# --- corpus ------------------------------------------------------------------------------
-
-def make_vocab(rng: np.random.Generator, size: int = 20_000) -> list[str]:
-    """Random words of 3-10 letters, as bench/minhash_bench.py's synthetic_docs draws them."""
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    return ["".join(rng.choice(letters, rng.integers(3, 11))) for _ in range(size)]
-
-
-def affected_shingles(j: float, n_shingles: int) -> int:
-    """Shingles to change so that (S - A) / (S + A) is the Jaccard closest to j."""
-    return max(1, round(n_shingles * (1 - j) / (1 + j)))
-
-
-def plant_copy(row: np.ndarray, affected: int, rng: np.random.Generator, vocab_size: int) -> np.ndarray:
-    """A copy of the word-index row with runs of words replaced so that exactly `affected`
-    word-5 shingles change: a run of m words changes m + 4 shingles when it lies at least
-    4 words inside the document and 4 words away from the next run."""
-    w = len(row)
-    runs = max(1, round(affected / 10))
-    while runs > 1 and affected - 4 * runs < runs:
-        runs -= 1
-    total = max(1, affected - 4 * runs)
-    lengths = np.full(runs, total // runs)
-    lengths[:total % runs] += 1
-    slack = (w - 8) - int(lengths.sum()) - 4 * (runs - 1)
-    if slack < 0:
-        raise ValueError(f"document of {w} words too short for {affected} changed shingles")
-    offsets = np.sort(rng.integers(0, slack + 1, runs))
-    out = row.copy()
-    cursor = 4
-    for off, m in zip(offsets.tolist(), lengths.tolist()):
-        s = cursor + off
-        out[s:s + m] = (row[s:s + m] + rng.integers(1, vocab_size, m)) % vocab_size  # always a different word
-        cursor += m + 4
-    return out
-
-
-def planted_corpus(n_docs: int, pair_fraction: float = 0.10, cluster_fraction: float = 0.02,
-                   cluster_copies: int = 3, cluster_j: float = 0.9, levels: tuple[float, ...] = LEVELS,
-                   doc_chars: int = 2000, vocab_size: int = 20_000, seed: int = 0) -> dict:
-    """Texts in doc-id order (id i is f"d{i:07d}") with the planted truth:
-
-    pairs: {level: (original positions, copy positions)}, clusters: (n_clusters, 1 + copies)
-    positions (column 0 the original), family: (n_docs,) int (planted relatives share it).
-    """
-    rng = np.random.default_rng(seed)
-    vocab = make_vocab(rng, vocab_size)
-    words = int(doc_chars // (1 + 6.5))  # mean word length 6.5 plus a space
-    n_shingles = words - 4
-    per_level = int(n_docs * pair_fraction) // len(levels)
-    n_clusters = int(n_docs * cluster_fraction) // cluster_copies
-    n_planted_orig = per_level * len(levels) + n_clusters
-    n_orig = n_docs - per_level * len(levels) - n_clusters * cluster_copies
-    if n_orig < n_planted_orig:
-        raise ValueError("too many planted copies for the corpus size")
-    # Generation order: originals (the first n_planted_orig get copies), then the copies.
-    position = rng.permutation(n_docs)  # generation index -> doc id number
-    texts: list[str | None] = [None] * n_docs
-    family = np.empty(n_docs, dtype=np.int64)
-    get = vocab.__getitem__
-    planted_rows = np.empty((n_planted_orig, words), dtype=np.int64)
-    chunk = 10_000
-    for lo in range(0, n_orig, chunk):
-        rows = rng.integers(0, vocab_size, (min(chunk, n_orig - lo), words))
-        for g, row in enumerate(rows, start=lo):
-            texts[position[g]] = " ".join(map(get, row.tolist()))
-            family[position[g]] = g
-            if g < n_planted_orig:
-                planted_rows[g] = row
-    g = n_orig
-    pairs = {}
-    for li, level in enumerate(levels):
-        affected = affected_shingles(level, n_shingles)
-        origs = np.arange(li * per_level, (li + 1) * per_level)
-        copies = np.arange(g, g + per_level)
-        for o, c in zip(origs.tolist(), copies.tolist()):
-            texts[position[c]] = " ".join(map(get, plant_copy(planted_rows[o], affected, rng, vocab_size).tolist()))
-            family[position[c]] = o
-        pairs[level] = (position[origs], position[copies])
-        g += per_level
-    cluster_rows = []
-    affected = affected_shingles(cluster_j, n_shingles)
-    for ci in range(n_clusters):
-        o = per_level * len(levels) + ci
-        members = [position[o]]
-        for _ in range(cluster_copies):
-            texts[position[g]] = " ".join(map(get, plant_copy(planted_rows[o], affected, rng, vocab_size).tolist()))
-            family[position[g]] = o
-            members.append(position[g])
-            g += 1
-        cluster_rows.append(members)
-    assert g == n_docs
-    return {"texts": texts, "family": family, "pairs": pairs,
-            "clusters": np.array(cluster_rows, dtype=np.int64).reshape(-1, 1 + cluster_copies),
-            "cluster_j": cluster_j, "words": words}
-
-
-def doc_id(i: int) -> str:
-    return f"d{i:07d}"
-
-
-def id_numbers(column) -> np.ndarray:
-    return np.array([int(s[1:]) for s in column.to_pylist()], dtype=np.int64)
 
 
 # --- the stage ---------------------------------------------------------------------------
@@ -487,35 +350,6 @@ print("DRIVER_PEAK " + json.dumps({"rc": rc, "ru_maxrss": resource.getrusage(res
 NO_FILTERS = [f"clean.{f}.enabled=false" for f in ("lang_id", "gopher_repetition", "gopher_quality", "c4", "fineweb")]
 
 
-class DescendantRSS(threading.Thread):
-    """Samples the RSS of a process's descendants (the Ray workers a driver started)."""
-
-    def __init__(self, pid: int, interval: float = 0.25):
-        super().__init__(daemon=True)
-        self.pid, self.interval, self.stop = pid, interval, threading.Event()
-        self.max_worker, self.max_sum = 0, 0
-
-    def run(self) -> None:
-        import psutil
-
-        while not self.stop.is_set():
-            try:
-                kids = psutil.Process(self.pid).children(recursive=True)
-            except psutil.NoSuchProcess:
-                return
-            worker, total = 0, 0
-            for p in kids:
-                try:
-                    rss = p.memory_info().rss
-                    total += rss
-                    if p.name().startswith("ray::") or any("default_worker" in a for a in p.cmdline()):
-                        worker = max(worker, rss)
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    continue
-            self.max_worker, self.max_sum = max(self.max_worker, worker), max(self.max_sum, total)
-            time.sleep(self.interval)
-
-
 def run_ray(corpus: str, cpus: list[int], workdir: str) -> dict:
     """`python -m datapipe` (filters off, near dedup on, batch mode) in a driver process on
     all `cpus`; stats.json, the driver's own peak RSS, sampled Ray worker RSS, removed ids."""
@@ -532,7 +366,7 @@ def run_ray(corpus: str, cpus: list[int], workdir: str) -> dict:
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(len(cpus)), *argv], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=lambda: os.sched_setaffinity(0, set(cpus)))
-    sampler = DescendantRSS(proc.pid)
+    sampler = WorkerRSS(proc.pid, interval=0.25)
     sampler.start()
     output, _ = proc.communicate()
     wall = time.perf_counter() - t0
@@ -552,7 +386,7 @@ def run_ray(corpus: str, cpus: list[int], workdir: str) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     return {"cpus": len(cpus), "wall": wall, "load": (load0, os.getloadavg()[0]), "stats": stats,
             "driver_peak": driver["ru_maxrss"],
-            "worker_peak": sampler.max_worker, "all_peak": sampler.max_sum, "removed_ids": removed, "log": log}
+            "worker_peak": sampler.max_worker, "all_peak": sampler.max_tree, "removed_ids": removed, "log": log}
 
 
 # --- report ------------------------------------------------------------------------------

@@ -23,13 +23,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from memory import WorkerRSS  # noqa: E402 (bench/ is not a package)
+
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -49,32 +50,6 @@ with open("/proc/self/status") as f:
 ray.shutdown()
 print("DRIVER_PEAK " + json.dumps({"rc": rc, "peak": peak}))
 """
-
-
-class WorkerPeak(threading.Thread):
-    """Samples the RSS of the Ray worker processes below one driver: the largest one's peak."""
-
-    def __init__(self, pid: int, interval: float = 0.2):
-        super().__init__(daemon=True)
-        self.pid, self.interval, self.stop, self.peak = pid, interval, threading.Event(), 0
-
-    def run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        while not self.stop.is_set():
-            try:
-                kids = root.children(recursive=True)
-            except psutil.NoSuchProcess:
-                return
-            for p in kids:
-                try:
-                    if p.cmdline()[:1] and p.cmdline()[0].startswith("ray::"):
-                        self.peak = max(self.peak, p.memory_info().rss)
-                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                    continue
-            time.sleep(self.interval)
 
 
 def make_corpus(folder: Path, docs: int, files: int) -> tuple[str, int]:
@@ -110,7 +85,7 @@ def run_datapipe(corpus: str, out: Path, cpus: int, sets: list[str]) -> dict:
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(cpus), *argv], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    sampler = WorkerPeak(proc.pid)
+    sampler = WorkerRSS(proc.pid)
     sampler.start()
     log, _ = proc.communicate()
     wall = time.perf_counter() - start
@@ -122,7 +97,7 @@ def run_datapipe(corpus: str, out: Path, cpus: int, sets: list[str]) -> dict:
         raise SystemExit(f"datapipe failed on {corpus}:\n{log[-4000:]}")
     tasks = re.search(r"→ (\d+) read tasks", log)
     stats = json.loads((out / "stats.json").read_text())
-    return {"stats": stats, "wall": wall, "worker_peak": sampler.peak, "driver_peak": peak[0]["peak"],
+    return {"stats": stats, "wall": wall, "worker_peak": sampler.max_worker, "driver_peak": peak[0]["peak"],
             "read_tasks": int(tasks.group(1)) if tasks else 0}
 
 
