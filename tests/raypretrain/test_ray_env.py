@@ -51,6 +51,27 @@ Traceback (most recent call last):
 ConnectionError: Found multiple active Ray instances: {'192.0.2.2:41015', '192.0.2.2:43153'}.""".splitlines()
 
 
+# CI-like run, 2026-12-02: a finished sweep's trial actor getting Tune's SIGTERM inside a weakref callback
+SIGTERM_IN_A_CALLBACK = [
+    "Exception ignored in: <function WeakSet.__init__.<locals>._remove at 0x7f9cbbaa63e0>",
+    "Traceback (most recent call last):",
+    '  File "/root/.pyenv/versions/3.11.7/lib/python3.11/_weakrefset.py", line 39, in _remove',
+    "    def _remove(item, selfref=ref(self)):",
+    "",
+    '  File "/tmp/venv/lib/python3.11/site-packages/ray/_private/worker.py", line 1063, in sigterm_handler',
+    "    raise_sys_exit_with_custom_error_message(",
+    '  File "python/ray/_raylet.pyx", line 712, in ray._raylet.raise_sys_exit_with_custom_error_message',
+    "SystemExit: 1"]
+
+
+def test_rays_sigterm_exit_in_a_callback_goes_and_any_other_ignored_exception_stays():
+    assert noise.without_noise(["before", *SIGTERM_IN_A_CALLBACK, "after"]) == ["before", "after"]
+    elsewhere = [line.replace("sigterm_handler", "handler") for line in SIGTERM_IN_A_CALLBACK]
+    assert noise.without_noise(elsewhere) == elsewhere  # a SystemExit not from Ray's handler: shown
+    other = [*SIGTERM_IN_A_CALLBACK[:-1], "KeyError: 'x'"]
+    assert noise.without_noise(other) == other
+
+
 def test_a_known_ray_traceback_goes_whole_and_only_with_its_exception():
     assert noise.without_noise(["before", *CLEANER, "after"]) == ["before", "after"]
     other = [*CLEANER[:-1], "KeyError: 'pg'"]  # a failure we do not know: shown
