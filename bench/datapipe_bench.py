@@ -92,8 +92,8 @@ def main() -> None:
     ]
     print(f"\ncorpus: {n:,} docs, {corpus.stat().st_size / 2**20:.1f} MiB (generated in {gen_s:.1f} s); "
           f"{args.cpus} CPUs; kept {stats['kept_docs']:,}, tokens {stats['tokens']:,}\n")
-    print(f"| stage | docs | task core-s | wall s | docs/s/core |")
-    print(f"|---|---|---|---|---|")
+    print("| stage | docs | task core-s | wall s | docs/s/core |")
+    print("|---|---|---|---|---|")
     for name, docs, core_s, wall_s in rows:
         per_core = docs / core_s if core_s else docs / (wall_s * args.cpus)
         print(f"| {name} | {docs:,} | {core_s if core_s is None else round(core_s, 1)} | {wall_s:.1f} | {per_core:,.0f} |")
