@@ -45,12 +45,15 @@ def reset_peak() -> bool:
 class WorkerRSS(threading.Thread):
     """Samples, every `interval` s until `stop` is set, the RSS of the processes below `pid` (default:
     this process): `max_worker` the largest Ray worker's peak, `max_workers` the peak of all Ray
-    workers together, `max_tree` the peak of every process below `pid` (raylet and GCS too)."""
+    workers together, `max_tree` the peak of every process below `pid` (raylet and GCS too), and
+    `by_title` each Ray worker title's peak (`ray::MapWorker(MapBatches(Dedup))`, a task's name, ...),
+    so a bench can name the process that was largest."""
 
     def __init__(self, pid: int | None = None, interval: float = 0.2):
         super().__init__(daemon=True)
         self.pid, self.interval, self.stop = pid or os.getpid(), interval, threading.Event()
         self.max_worker = self.max_workers = self.max_tree = 0
+        self.by_title: dict[str, int] = {}
 
     def run(self) -> None:
         try:
@@ -71,6 +74,8 @@ class WorkerRSS(threading.Thread):
                 tree += rss
                 if (cmd[:1] and cmd[0].startswith("ray::")) or any("default_worker" in a for a in cmd):
                     workers.append(rss)
+                    title = cmd[0].split(" ")[0] if cmd[0].startswith("ray::") else "ray::(starting)"
+                    self.by_title[title] = max(self.by_title.get(title, 0), rss)
             self.max_worker = max(self.max_worker, max(workers, default=0))
             self.max_workers = max(self.max_workers, sum(workers))
             self.max_tree = max(self.max_tree, tree)

@@ -11,7 +11,8 @@ own local Ray of --cpus CPUs. Printed per run: docs/s/core of each stage (the do
 stage received ÷ its wall seconds ÷ CPUs) and end to end, read+clean CPU utilisation from
 stats.json (task CPU seconds ÷ wall × CPUs), the number of read tasks, the peak RSS of the
 largest Ray worker process (psutil, every 0.2 s over the driver's descendants whose title
-starts with ray::) and the driver's own peak (VmHWM, read by the driver itself at the end).
+starts with ray::; the four largest titles are named) and the driver's own peak (VmHWM, read
+by the driver itself at the end).
 """
 from __future__ import annotations
 
@@ -98,6 +99,7 @@ def run_datapipe(corpus: str, out: Path, cpus: int, sets: list[str]) -> dict:
     tasks = re.search(r"→ (\d+) read tasks", log)
     stats = json.loads((out / "stats.json").read_text())
     return {"stats": stats, "wall": wall, "worker_peak": sampler.max_worker, "driver_peak": peak[0]["peak"],
+            "by_title": sorted(sampler.by_title.items(), key=lambda kv: -kv[1])[:4],
             "read_tasks": int(tasks.group(1)) if tasks else 0}
 
 
@@ -174,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {docs:,} docs in {files} file(s): {r['wall']:.0f} s, {r['read_tasks']} read tasks, "
                   f"largest worker {r['worker_peak'] / MiB:,.0f} MiB, driver {r['driver_peak'] / MiB:,.0f} MiB, "
                   f"load average {os.getloadavg()[0]:.1f}", flush=True)
+            print("    largest workers: " + ", ".join(f"{t} {b / MiB:,.0f} MiB" for t, b in r["by_title"]), flush=True)
             if not args.keep:
                 shutil.rmtree(root / f"out-{docs}-{files}", ignore_errors=True)
                 if not args.corpora:

@@ -27,7 +27,7 @@ from datapipe.layout import WorkLayout
 from datapipe.minhash import s_curve
 from datapipe.neardup import BandIndex
 from datapipe.plan import BucketSpec, IngestSpec, PartitionSpec, ReadPlan
-from datapipe.stats import ClustersSummary, StageTimes, TaskSummary, account, check_identity
+from datapipe.stats import ClustersSummary, StageTimes, account, check_identity
 from datapipe.tokenize import from_json, token_dtype, tokenizer_sha256, train_tokenizer
 from raypretrain import storage
 from raypretrain.config import ConfigError, from_dict, to_dict

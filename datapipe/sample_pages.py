@@ -164,6 +164,16 @@ def _banner(rng: random.Random) -> str:
     return " ".join([first, *rng.sample(c["close"], rng.randint(1, 3))])
 
 
+def chrome_page(rng: random.Random, article: str, banner: str) -> str:
+    """An article as a crawler sees it: menu lines, a cookie banner (`banner`) and its buttons, a footer.
+    A page that should be kept: the boilerplate filter leaves it to C4 to remove those lines."""
+    c = W.CONSENT
+    top = rng.sample(c["nav"], rng.randint(0, 3)) + [banner] * rng.randint(0, 1) + rng.sample(c["button"], rng.randint(0, 2))
+    bottom = rng.sample(c["footer"], rng.randint(1, 4)) + rng.sample(c["subscribe"], rng.randint(0, 2))
+    fill = {"site": "The Gazette", "year": 2024}
+    return "\n".join(top) + "\n\n" + article + "\n\n" + "\n".join(line.format(**fill) for line in bottom)
+
+
 JUNK = {
     "junk_short": _junk_short,
     "junk_symbols": _junk_symbols,

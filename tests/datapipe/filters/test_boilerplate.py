@@ -7,7 +7,6 @@ from dataclasses import replace
 import pytest
 
 from datapipe import sample, sample_pages
-from datapipe import sample_words as W
 from datapipe.clean import clean_text
 from datapipe.config import BoilerplateConfig, CleanConfig
 from datapipe.filters import BoilerplateFilter, triggering_line
@@ -141,15 +140,6 @@ def test_consent_pages_are_dropped():
     assert {"boilerplate:consent", "boilerplate:browser", "boilerplate:javascript"} <= set(reasons)
 
 
-def chrome_page(rng: random.Random, article: str) -> str:
-    """An article as a crawler sees it: menu lines, a cookie banner and its buttons, a footer."""
-    c = W.CONSENT
-    top = rng.sample(c["nav"], rng.randint(0, 3)) + [BANNER] * rng.randint(0, 1) + rng.sample(c["button"], rng.randint(0, 2))
-    bottom = rng.sample(c["footer"], rng.randint(1, 4)) + rng.sample(c["subscribe"], rng.randint(0, 2))
-    fill = {"site": "The Gazette", "year": 2024}
-    return "\n".join(top) + "\n\n" + article + "\n\n" + "\n".join(line.format(**fill) for line in bottom)
-
-
 def test_prose_is_kept():
     """The sample corpus's prose loses no more than 0.5% more documents with the filter than without,
     and the same prose wrapped in site chrome (nav, banner, footer) is kept by the filter as well."""
@@ -160,7 +150,7 @@ def test_prose_is_kept():
     with_filter = sum(clean_text(t, CleanConfig())[1] is not None for t in prose) / len(prose)
     without = sum(clean_text(t, NO_BOILERPLATE)[1] is not None for t in prose) / len(prose)
     rng = random.Random(5)
-    wrapped = sum(FILTER(chrome_page(rng, t)) is not None for t in prose) / len(prose)
+    wrapped = sum(FILTER(sample_pages.chrome_page(rng, t, BANNER)) is not None for t in prose) / len(prose)
     print(f"prose dropped: {with_filter:.4f} with the filter, {without:.4f} without, over {len(prose)}; "
           f"in site chrome: {wrapped:.4f} by the filter")
     assert len(prose) > 450 and with_filter - without <= 0.005
