@@ -55,7 +55,7 @@ class ReadConfig:
     task_target_bytes: int = 128 * 2**20
     """Read tasks hold at most this many uncompressed bytes; larger files are split (uncompressed JSONL and
     text lines at line starts, Parquet by row groups); compressed files are one task each. Smaller when that
-    gives about 4 tasks per cluster CPU (never under 1 MiB)."""
+    gives a whole number of tasks per cluster CPU, at least 4 (never under 1 MiB)."""
 
     def __post_init__(self) -> None:
         check_ranges(self, {"max_doc_bytes": at_least(1), "raw_prefix_bytes": at_least(0),
@@ -310,9 +310,10 @@ class DedupConfig:
     """Remove exact duplicates of the normalized text, keeping the lowest doc_id."""
     num_buckets: int = 0
     """Hash buckets for the dedup shuffle (each bucket is one task's memory); 0 picks from input size."""
-    bucket_target_bytes: int = 256 * 2**20
+    bucket_target_bytes: int = 16 * 2**20
     """With num_buckets=0: aim for about this many uncompressed input bytes per bucket (compressed inputs are
-    sized by the ratio measured on a 1 MiB prefix of up to 16 files per codec)."""
+    sized by the ratio measured on a 1 MiB prefix of up to 16 files per codec). A bucket task's worker needs
+    about 0.35 GiB + 5 × this."""
     exact_index_shards: int = 4
     """Live mode: ExactIndex actors the content hashes are spread over (by hash prefix); each holds about
     150 bytes per document it has seen."""

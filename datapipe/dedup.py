@@ -34,31 +34,34 @@ def bucket_of(digest: bytes, num_buckets: int) -> int:
 
 
 def exact_dedup(table: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """Split a bucket (columns doc_id, source, text, hash) into (kept, duplicates).
+    """Split a bucket (columns doc_id, source, text, hash) into (kept in doc_id order, duplicates).
 
     Within each group of equal hashes the lowest doc_id is kept; every other member
-    becomes a duplicate row with duplicate_of set to the kept id.
+    becomes a duplicate row with duplicate_of set to the kept id. The sorting runs on the
+    hash and doc_id columns only; the texts are copied once, into the kept table.
     """
     if table.num_rows == 0:
         return table, DUPLICATE_SCHEMA.empty_table()
-    table = table.sort_by([("hash", "ascending"), ("doc_id", "ascending")])
-    hashes = table.column("hash").combine_chunks()
+    order = pc.sort_indices(table.select(["hash", "doc_id"]),
+                            sort_keys=[("hash", "ascending"), ("doc_id", "ascending")])
+    hashes = table.column("hash").take(order).combine_chunks()
     first = np.ones(table.num_rows, dtype=bool)
     first[1:] = pc.not_equal(hashes[1:], hashes[:-1]).to_numpy(zero_copy_only=False)
     # Index of each row's group leader: the last 'first' position at or before it.
     leader = np.maximum.accumulate(np.where(first, np.arange(table.num_rows), 0))
-    ids = table.column("doc_id")
+    ids = table.column("doc_id").take(order)
     dup_rows = np.flatnonzero(~first)
     kept_ids = ids.take(leader[dup_rows])
     duplicates = pa.table({
         "doc_id": ids.take(dup_rows),
-        "source": table.column("source").take(dup_rows),
+        "source": table.column("source").take(order.take(pa.array(dup_rows))),
         "duplicate_of": kept_ids,
         "cluster_id": kept_ids,
         "kind": pa.array(["exact"] * len(dup_rows), pa.string()),
         "jaccard": pa.nulls(len(dup_rows), pa.float64()),
     }, schema=DUPLICATE_SCHEMA)
-    return table.filter(pa.array(first)), duplicates
+    keep = order.filter(pa.array(first))
+    return table.take(keep.take(pc.sort_indices(ids.filter(pa.array(first))))), duplicates
 
 
 # Where each passing record was read, for finding ids used twice: _work/ids/ rows.

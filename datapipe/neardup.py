@@ -13,6 +13,7 @@ Streaming mode: `BandIndex` actors each own a slice of the band key space and an
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -28,14 +29,22 @@ EDGE_SCHEMA = pa.schema([("a", pa.string()), ("a_source", pa.string()), ("a_buck
 # Buckets with at most this many members are verified pairwise; bigger ones as a star
 # around their lowest id (quadratic pairs would explode on a pathological bucket).
 PAIRWISE_MAX = 32
+SIGNATURE_CHUNK = 4096
+"""Documents shingled and signed at a time by doc_signatures."""
 
 
-def doc_signatures(texts: list[str], cfg: NearDedupConfig) -> np.ndarray:
-    """(n_docs, num_perm) uint32 MinHash signatures of the texts."""
-    hashes = [shingle_hashes(t, n=cfg.ngram, kind=cfg.shingle, max_shingles=cfg.max_shingles, hash=cfg.hash,
-                             tokens=cfg.tokens)
-              for t in texts]
-    return signatures(hashes, num_perm=cfg.num_perm, seed=cfg.seed)
+def doc_signatures(texts: Sequence[str] | pa.Array | pa.ChunkedArray, cfg: NearDedupConfig) -> np.ndarray:
+    """(n_docs, num_perm) uint32 MinHash signatures of the texts (Python strings, or an Arrow string
+    column). SIGNATURE_CHUNK documents at a time, so only one chunk's strings and shingle hashes
+    are in memory beyond the output (about num_perm × 4 bytes per document)."""
+    out = np.empty((len(texts), cfg.num_perm), dtype=np.uint32)
+    for lo in range(0, len(texts), SIGNATURE_CHUNK):
+        chunk = texts[lo:lo + SIGNATURE_CHUNK]
+        hashes = [shingle_hashes(t, n=cfg.ngram, kind=cfg.shingle, max_shingles=cfg.max_shingles, hash=cfg.hash,
+                                 tokens=cfg.tokens)
+                  for t in (chunk.to_pylist() if hasattr(chunk, "to_pylist") else chunk)]
+        out[lo:lo + len(hashes)] = signatures(hashes, num_perm=cfg.num_perm, seed=cfg.seed)
+    return out
 
 
 def band_rows(doc_ids: pa.Array, sources: pa.Array, sigs: np.ndarray, bucket: int, cfg: NearDedupConfig,

@@ -138,9 +138,13 @@ def input_files(inputs: list[tuple[storage.Location, str]], sources: dict[str, S
 
 
 def split_bytes(total: int, cpus: float, target: int) -> int:
-    """The most bytes one piece holds: the configured target, or less so that there are about
-    TASKS_PER_CPU tasks per CPU, but not under MIN_SPLIT_BYTES on that account."""
-    return max(1, min(target, max(MIN_SPLIT_BYTES, math.ceil(total / (TASKS_PER_CPU * max(cpus, 1))))))
+    """The most bytes one piece holds: `total` over a whole number of tasks per CPU, at least
+    TASKS_PER_CPU and as many more as keep each piece within `target` (so the last round of
+    tasks is not one task alone: 1,114 MiB on 2 CPUs is 10 pieces of 111 MiB, not 9 of 128),
+    but never under MIN_SPLIT_BYTES on the CPUs' account."""
+    n_cpus = max(int(cpus), 1)
+    per_cpu = max(TASKS_PER_CPU, math.ceil(total / (n_cpus * target)))
+    return max(1, min(target, max(MIN_SPLIT_BYTES, math.ceil(total / (per_cpu * n_cpus)))))
 
 
 # ---- the probes: each reads a bounded part of one file ----------------------------------

@@ -222,17 +222,18 @@ class Dedup(_StageActor):
         table = _read_all(storage.list_files(layout.clean_dir(b), ".parquet"), CLEAN_SCHEMA)
         table, n_repeated = self._reject_repeated_ids(b, table)
         table = table.select(KEPT_SCHEMA.names)
+        # kept in doc_id order: a fixed order makes shards reproducible
         if self.cfg.dedup.exact:
             kept, dups = exact_dedup(table)
         else:
-            kept, dups = table, DUPLICATE_SCHEMA.empty_table()
-        kept = kept.sort_by("doc_id")  # a fixed order makes shards reproducible
+            kept, dups = table.take(pc.sort_indices(table.column("doc_id"))), DUPLICATE_SCHEMA.empty_table()
+        del table  # the bucket is held once, as `kept`
         storage.write_parquet(layout.kept(b), kept)
         if dups.num_rows:
             storage.write_parquet(layout.duplicates(b), dups)
         near = self.cfg.dedup.near
         if near.enabled and near.mode == "batch" and kept.num_rows:
-            sigs = doc_signatures(kept.column("text").to_pylist(), near)
+            sigs = doc_signatures(kept.column("text"), near)
             if near.verify == "estimate":  # exact verification reads the candidates' texts instead
                 storage.write_parquet(layout.sig(b), signature_table(kept.column("doc_id"), sigs))
             for p, rows in band_rows(kept.column("doc_id"), kept.column("source"), sigs, b, near,
