@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -123,9 +124,7 @@ def verify_edges(edges: pa.Table, candidates: pa.Table, threshold: float,
     if edges.num_rows == 0:
         return edges
     edges = _distinct_edges(edges)
-    index = {d: i for i, d in enumerate(candidates.column("doc_id").to_pylist())}
-    a = np.fromiter((index[d] for d in edges.column("a").to_pylist()), dtype=np.int64, count=edges.num_rows)
-    b = np.fromiter((index[d] for d in edges.column("b").to_pylist()), dtype=np.int64, count=edges.num_rows)
+    a, b = (_positions(edges.column(side), candidates.column("doc_id")) for side in ("a", "b"))
     if how == "estimate":
         return edges.filter(pa.array(estimate_pairs(signatures_of(candidates), a, b) >= threshold))
     if how != "exact":
@@ -202,6 +201,14 @@ def _tagged(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray, sizes: np
     owner = np.repeat(np.arange(len(rows), dtype=np.uint64), sizes)
     pos = np.arange(total, dtype=np.int64) + np.repeat(offsets[rows] - starts, sizes)
     return (owner << np.uint64(32)) | values[pos].astype(np.uint64)
+
+
+def _positions(ids: pa.ChunkedArray, of: pa.ChunkedArray) -> np.ndarray:
+    """The row of `of` holding each of `ids` (Arrow's hash table: no Python strings); every id must be there."""
+    found = pc.index_in(ids, value_set=of.combine_chunks() if isinstance(of, pa.ChunkedArray) else of)
+    if found.null_count:
+        raise ValueError(f"{found.null_count} edge endpoints have no candidate row")
+    return found.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _distinct_edges(edges: pa.Table) -> pa.Table:

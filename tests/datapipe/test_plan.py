@@ -143,6 +143,9 @@ def test_split_size_keeps_every_cpu_busy_but_not_with_tiny_pieces():
     assert plan.split_bytes(10 * gib, 1000, 128 * 2**20) == -(-10 * gib // 4000)  # 4 tasks per CPU
     assert plan.split_bytes(10 * 2**20, 64, 128 * 2**20) == plan.MIN_SPLIT_BYTES
     assert plan.split_bytes(10 * 2**20, 64, 1000) == 1000                  # a smaller target still wins
+    # a whole number of tasks per CPU: 1,114 MiB on 2 CPUs is 10 pieces of 111.4 MiB, not 9 with the last alone
+    split = plan.split_bytes(1114 * 2**20, 2, 128 * 2**20)
+    assert split <= 128 * 2**20 and -(-1114 * 2**20 // split) == 10
 
 
 def test_parquet_sink_holds_a_bounded_buffer_and_writes_only_on_commit(tmp_path):
