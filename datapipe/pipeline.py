@@ -36,6 +36,8 @@ logger = logging.getLogger("datapipe")
 
 MANIFEST_FORMAT = "raypretrain-shards/1"
 MIN_BUCKETS = 4
+MAX_AUTO_BUCKETS = 4096
+"""Past 64 GiB of input at the default target, buckets grow instead (files: read tasks × buckets)."""
 
 
 def run_record(cfg: DatapipeConfig, inputs: list[tuple[storage.Location, str]]) -> dict:
@@ -69,7 +71,8 @@ def check_resume(cfg: DatapipeConfig, inputs: list[tuple[storage.Location, str]]
 
 def num_buckets(cfg: DatapipeConfig, input_bytes: int) -> int:
     """Configured, or from the (uncompressed) input size only, so results do not depend on the cluster."""
-    return cfg.dedup.num_buckets or max(MIN_BUCKETS, math.ceil(input_bytes / cfg.dedup.bucket_target_bytes))
+    auto = max(MIN_BUCKETS, min(MAX_AUTO_BUCKETS, math.ceil(input_bytes / cfg.dedup.bucket_target_bytes)))
+    return cfg.dedup.num_buckets or auto
 
 
 def cluster_cpus() -> float:

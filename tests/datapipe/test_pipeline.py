@@ -94,7 +94,8 @@ def test_named_sources_parquet_and_text_with_rejects(ray_local, tmp_path):
     assert dropped[0]["doc_id"].endswith("junk.txt") and ":" in dropped[0]["reason"]
 
 
-@pytest.mark.parametrize("configured, size, expected", [(7, 10**12, 7), (0, 10, 4), (0, 10 * 256 * 2**20, 10)])
+@pytest.mark.parametrize("configured, size, expected", [(7, 10**12, 7), (0, 10, 4), (0, 10 * 16 * 2**20, 10),
+                                                       (0, 2**40, pipeline.MAX_AUTO_BUCKETS)])
 def test_num_buckets_depends_only_on_config_and_input(configured, size, expected):
     assert pipeline.num_buckets(DatapipeConfig(dedup=DedupConfig(num_buckets=configured)), size) == expected
 
