@@ -39,7 +39,6 @@ from datapipe import sample, sample_pages  # noqa: E402
 from datapipe.config import BoilerplateConfig  # noqa: E402
 from datapipe.filters import BoilerplateFilter  # noqa: E402
 
-BANNER = "We use cookies to personalise content and ads, to provide social media features and to analyse our traffic."
 PROSE_KINDS = (b'{"text": ', *(b'{"id": "%s-' % k for k in (b"good", b"dup", b"near", b"no_id")))
 
 
@@ -53,7 +52,7 @@ def pages(n: int, seed: int) -> dict[str, list[str]]:
                   if line.startswith(PROSE_KINDS)]
         corpus_seed += 1
     prose = prose[:n]
-    chrome = [sample_pages.chrome_page(rng, t, BANNER) for t in prose]
+    chrome = [sample_pages.chrome_page(rng, t) for t in prose]
     return {"consent": consent, "prose": prose, "chrome": chrome}
 
 

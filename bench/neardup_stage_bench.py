@@ -75,7 +75,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from memory import WorkerRSS, peak_bytes, reset_peak, rss_bytes  # noqa: E402 (bench/ is not a package)
+from memory import peak_bytes, reset_peak, rss_bytes  # noqa: E402 (bench/ is not a package)
+from neardup_ray_run import ray_report, run_ray  # noqa: E402
 from planted_corpus import doc_id, id_numbers, planted_corpus  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -336,59 +337,6 @@ def run_stage(docs: int, repeat: int = 1, buckets: int = 0, pair_fraction: float
         return json.loads(out.read_text())
 
 
-# --- python -m datapipe on a local Ray ----------------------------------------------------
-
-DRIVER = """
-import json, resource, sys
-import ray
-from datapipe.main import main
-ray.init(num_cpus=int(sys.argv[1]), include_dashboard=False, log_to_driver=False)
-rc = main(sys.argv[2:])
-ray.shutdown()
-print("DRIVER_PEAK " + json.dumps({"rc": rc, "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-"""
-NO_FILTERS = [f"clean.{f}.enabled=false" for f in ("lang_id", "gopher_repetition", "gopher_quality", "c4", "fineweb")]
-
-
-def run_ray(corpus: str, cpus: list[int], workdir: str) -> dict:
-    """`python -m datapipe` (filters off, near dedup on, batch mode) in a driver process on
-    all `cpus`; stats.json, the driver's own peak RSS, sampled Ray worker RSS, removed ids."""
-    import pyarrow.parquet as pq
-
-    out = Path(workdir) / "out"
-    sets = [*NO_FILTERS, "tokenize.vocab_size=400", "tokenize.train_docs=2000"]
-    argv = ["--input", f"bench={corpus}", "--output", str(out), "--overwrite", *[a for s in sets for a in ("--set", s)]]
-    ray_tmp = tempfile.mkdtemp(prefix="ndb", dir="/tmp")  # short: Ray puts sockets under it
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update(RAY_TMPDIR=ray_tmp, RAY_DATA_DISABLE_PROGRESS_BARS="1")
-    load0 = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(len(cpus)), *argv], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=lambda: os.sched_setaffinity(0, set(cpus)))
-    sampler = WorkerRSS(proc.pid, interval=0.25)
-    sampler.start()
-    output, _ = proc.communicate()
-    wall = time.perf_counter() - t0
-    sampler.stop.set()
-    sampler.join()
-    import shutil
-
-    shutil.rmtree(ray_tmp, ignore_errors=True)
-    lines = [ln for ln in output.splitlines() if ln.startswith("DRIVER_PEAK ")]
-    if proc.returncode or not lines:
-        raise RuntimeError(f"python -m datapipe failed:\n{output[-5000:]}")
-    driver = json.loads(lines[-1].removeprefix("DRIVER_PEAK "))
-    stats = json.loads((out / "stats.json").read_text())
-    dup = pq.read_table(out / "duplicates").to_pylist()
-    removed = sorted(int(d["doc_id"][1:]) for d in dup if d["kind"] == "near")
-    log = [ln for ln in output.splitlines() if ln.startswith("[")]
-    shutil.rmtree(out, ignore_errors=True)
-    return {"cpus": len(cpus), "wall": wall, "load": (load0, os.getloadavg()[0]), "stats": stats,
-            "driver_peak": driver["ru_maxrss"],
-            "worker_peak": sampler.max_worker, "all_peak": sampler.max_tree, "removed_ids": removed, "log": log}
-
-
 # --- report ------------------------------------------------------------------------------
 
 def mib(b: float) -> str:
@@ -466,39 +414,6 @@ def stage_report(r: dict) -> str:
                f"{q['removed_related'] / removed:.4f} planted relatives (the rest are unrelated docs); "
                f"lowest true J removed {q['removed_min_j']:.3f}" if q["removed"] else "nothing removed")
     return "\n".join(out)
-
-
-def ray_report(rr: dict, stage: dict | None) -> str:
-    s = rr["stats"]
-    n, cores = s["input_docs"], rr["cpus"]
-    sec = s["stage_seconds"]
-    near_wall = sec.get("dedup", 0) + sec.get("near_dedup", 0)
-    lines = [f"`python -m datapipe` on a local Ray ({cores} CPUs; filters off, exact + near dedup, batch mode): "
-             f"{n:,} docs, {s['near_duplicate_docs']:,} near duplicates in {s['near_duplicate_clusters']:,} clusters "
-             f"(load average {rr['load'][0]:.1f} before, {rr['load'][1]:.1f} after)",
-             "", "| stage | wall s | docs/s/core = docs / (wall x cores) | task s (summed) | docs per task-s |",
-             "|---|---:|---:|---:|---:|"]
-    tasks = s["task_seconds"]
-    for key, task, name in (("read_clean", "ingest", "read + clean (filters off)"),
-                            ("dedup", "dedup", "exact dedup + signatures + band rows (Dedup)"),
-                            ("near_dedup", None, "candidates + signatures + verify + clusters"),
-                            ("tokenizer", None, "tokenizer training"), ("tokenize_pack", "tokpack", "tokenize + pack")):
-        if key in sec:
-            task_s = f"{tasks[task]:.1f} | {n / tasks[task]:,.0f}" if task and tasks.get(task) else "- | -"
-            lines.append(f"| {name} | {sec[key]:.1f} | {n / (sec[key] * cores):,.0f} | {task_s} |")
-    lines.append(f"| **near dedup (Dedup + near stages)** | **{near_wall:.1f}** "
-                 f"| **{n / (near_wall * cores):,.0f}** | - | - |")
-    lines.append(f"| end to end (driver process, incl. Ray start) | {rr['wall']:.1f} | {n / (rr['wall'] * cores):,.0f} "
-                 f"| - | - |")
-    lines.append("")
-    lines.append(f"peak memory: driver {mib(rr['driver_peak'])} MiB (ru_maxrss inside it); Ray workers sampled every "
-                 f"0.25 s from outside (RSS includes shared object-store pages): largest {mib(rr['worker_peak'])} MiB, "
-                 f"all Ray processes together {mib(rr['all_peak'])} MiB")
-    if stage is not None and stage["docs"] == n:
-        same = rr["removed_ids"] == sorted(stage["quality"]["removed_ids"])
-        lines.append(f"removed set {'identical to' if same else 'DIFFERENT from'} the one-core stage run's "
-                     f"({len(rr['removed_ids']):,} vs {len(stage['quality']['removed_ids']):,} docs)")
-    return "\n".join(lines)
 
 
 def add_args(ap: argparse.ArgumentParser) -> None:

@@ -78,14 +78,19 @@ def make_corpus(folder: Path, docs: int, files: int) -> tuple[str, int]:
     return (str(paths[0]) if files == 1 else str(folder)), sum(p.stat().st_size for p in paths)
 
 
-def run_datapipe(corpus: str, out: Path, cpus: int, sets: list[str]) -> dict:
+def run_datapipe(corpus: str, out: Path, cpus: int, sets: list[str], pin: list[int] | None = None) -> dict:
+    """`python -m datapipe --input corpus --output out --set ...` in a fresh driver process on its own
+    local Ray of `cpus` CPUs (the process pinned to the cores `pin` when given): stats.json, wall
+    seconds, the driver's peak, the Ray workers' peaks (largest, by title, all processes together),
+    the read-task count and the driver's log."""
     argv = ["--input", corpus, "--output", str(out), *[a for s in sets for a in ("--set", s)]]
     ray_tmp = tempfile.mkdtemp(prefix="dpsc", dir="/tmp")  # short: Ray's socket paths live below it
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update(RAY_TMPDIR=ray_tmp, RAY_DATA_DISABLE_PROGRESS_BARS="1")
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(cpus), *argv], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=(lambda: os.sched_setaffinity(0, set(pin))) if pin else None)
     sampler = WorkerRSS(proc.pid)
     sampler.start()
     log, _ = proc.communicate()
@@ -99,8 +104,8 @@ def run_datapipe(corpus: str, out: Path, cpus: int, sets: list[str]) -> dict:
     tasks = re.search(r"→ (\d+) read tasks", log)
     stats = json.loads((out / "stats.json").read_text())
     return {"stats": stats, "wall": wall, "worker_peak": sampler.max_worker, "driver_peak": peak[0]["peak"],
-            "by_title": sorted(sampler.by_title.items(), key=lambda kv: -kv[1])[:4],
-            "read_tasks": int(tasks.group(1)) if tasks else 0}
+            "by_title": sorted(sampler.by_title.items(), key=lambda kv: -kv[1])[:4], "all_peak": sampler.max_tree,
+            "read_tasks": int(tasks.group(1)) if tasks else 0, "log": log}
 
 
 def per_stage(stats: dict, cpus: int) -> dict[str, float]:

@@ -60,8 +60,9 @@ def exact_dedup(table: pa.Table) -> tuple[pa.Table, pa.Table]:
         "kind": pa.array(["exact"] * len(dup_rows), pa.string()),
         "jaccard": pa.nulls(len(dup_rows), pa.float64()),
     }, schema=DUPLICATE_SCHEMA)
-    keep = order.filter(pa.array(first))
-    return table.take(keep.take(pc.sort_indices(ids.filter(pa.array(first))))), duplicates
+    leaders = pa.array(first)
+    by_id = pc.sort_indices(ids.filter(leaders))
+    return table.take(order.filter(leaders).take(by_id)), duplicates
 
 
 # Where each passing record was read, for finding ids used twice: _work/ids/ rows.

@@ -34,6 +34,13 @@ SIGNATURE_CHUNK = 4096
 """Documents shingled and signed at a time by doc_signatures."""
 
 
+def doc_shingles(text: str, cfg: NearDedupConfig) -> np.ndarray:
+    """The document's shingle hashes as the config defines them: what its signature and its exact
+    verification set are both made from."""
+    return shingle_hashes(text, n=cfg.ngram, kind=cfg.shingle, max_shingles=cfg.max_shingles, hash=cfg.hash,
+                          tokens=cfg.tokens)
+
+
 def doc_signatures(texts: Sequence[str] | pa.Array | pa.ChunkedArray, cfg: NearDedupConfig) -> np.ndarray:
     """(n_docs, num_perm) uint32 MinHash signatures of the texts (Python strings, or an Arrow string
     column). SIGNATURE_CHUNK documents at a time, so only one chunk's strings and shingle hashes
@@ -41,9 +48,7 @@ def doc_signatures(texts: Sequence[str] | pa.Array | pa.ChunkedArray, cfg: NearD
     out = np.empty((len(texts), cfg.num_perm), dtype=np.uint32)
     for lo in range(0, len(texts), SIGNATURE_CHUNK):
         chunk = texts[lo:lo + SIGNATURE_CHUNK]
-        hashes = [shingle_hashes(t, n=cfg.ngram, kind=cfg.shingle, max_shingles=cfg.max_shingles, hash=cfg.hash,
-                                 tokens=cfg.tokens)
-                  for t in (chunk.to_pylist() if hasattr(chunk, "to_pylist") else chunk)]
+        hashes = [doc_shingles(t, cfg) for t in (chunk.to_pylist() if hasattr(chunk, "to_pylist") else chunk)]
         out[lo:lo + len(hashes)] = signatures(hashes, num_perm=cfg.num_perm, seed=cfg.seed)
     return out
 
@@ -142,8 +147,7 @@ def candidate_sets(doc_ids: pa.Array, texts: list[str], cfg: NearDedupConfig) ->
     """doc_id and the document's shingle set as sorted distinct uint32 hashes (`shingles`): exactly
     the set `doc_signatures` makes its signature from (same n, kind, tokens, hash, and the
     max_shingles bottom-k cut), for exact verification. About 4 bytes per distinct shingle."""
-    sets = [shingle_hashes(t, n=cfg.ngram, kind=cfg.shingle, max_shingles=cfg.max_shingles, hash=cfg.hash,
-                           tokens=cfg.tokens) for t in texts]
+    sets = [doc_shingles(t, cfg) for t in texts]
     offsets = np.zeros(len(sets) + 1, dtype=np.int32)
     np.cumsum([len(h) for h in sets], out=offsets[1:])
     flat = np.concatenate(sets).astype(np.uint32, copy=False) if sets else np.empty(0, np.uint32)

@@ -164,8 +164,11 @@ def _banner(rng: random.Random) -> str:
     return " ".join([first, *rng.sample(c["close"], rng.randint(1, 3))])
 
 
-def chrome_page(rng: random.Random, article: str, banner: str) -> str:
-    """An article as a crawler sees it: menu lines, a cookie banner (`banner`) and its buttons, a footer.
+BANNER = "We use cookies to personalise content and ads, to provide social media features and to analyse our traffic."
+
+
+def chrome_page(rng: random.Random, article: str, banner: str = BANNER) -> str:
+    """An article as a crawler sees it: menu lines, a cookie banner and its buttons, a footer.
     A page that should be kept: the boilerplate filter leaves it to C4 to remove those lines."""
     c = W.CONSENT
     top = rng.sample(c["nav"], rng.randint(0, 3)) + [banner] * rng.randint(0, 1) + rng.sample(c["button"], rng.randint(0, 2))

@@ -9,9 +9,9 @@ from datapipe import stages
 from datapipe.config import DatapipeConfig, DedupConfig, NearDedupConfig
 from datapipe.dedup import bucket_of, text_hash
 from datapipe.layout import WorkLayout
-from datapipe.minhash import band_keys, jaccard_estimate, shingle_hashes, signatures
+from datapipe.minhash import band_keys, jaccard_estimate, signatures
 from datapipe.neardup import (SIGNATURE_CHUNK, BandIndex, band_rows, candidate_edges, candidate_sets, clusters,
-                              doc_signatures, exact_jaccard, shingle_sets_of, signature_table, signatures_of,
+                              doc_shingles, doc_signatures, exact_jaccard, shingle_sets_of, signature_table, signatures_of,
                               verify_edges)
 from datapipe.plan import BucketSpec, PartitionSpec
 from raypretrain import storage
@@ -213,9 +213,6 @@ def test_the_duplicates_jaccard_column_is_the_exact_jaccard_of_each_pair(tmp_pat
 def test_signatures_are_the_same_in_chunks_and_from_an_arrow_column():
     cfg = NearDedupConfig()
     texts = [f"document {i} " + " ".join(f"w{(i * 7 + j) % 97}" for j in range(30)) for i in range(SIGNATURE_CHUNK + 5)]
-    whole = signatures([shingle_hashes(t, n=cfg.ngram, kind=cfg.shingle, max_shingles=cfg.max_shingles,
-                                       hash=cfg.hash, tokens=cfg.tokens) for t in texts],
-                       num_perm=cfg.num_perm, seed=cfg.seed)
+    whole = signatures([doc_shingles(t, cfg) for t in texts], num_perm=cfg.num_perm, seed=cfg.seed)
     assert np.array_equal(doc_signatures(texts, cfg), whole)
     assert np.array_equal(doc_signatures(pa.chunked_array([texts[:100], texts[100:]]), cfg), whole)
-
