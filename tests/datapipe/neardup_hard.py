@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datapipe.config import NearDedupConfig
-from datapipe.minhash import shingle_hashes
+from datapipe.neardup import doc_shingles
 
 from .jaccard_join import pairs_at_least
 
@@ -81,9 +81,8 @@ class HardCorpus:
 
 
 def shingle_set(text: str, cfg: NearDedupConfig) -> np.ndarray:
-    """The document's shingle set as batch near dedup verifies it (`candidate_sets` makes the same call)."""
-    return shingle_hashes(text, n=cfg.ngram, kind=cfg.shingle, max_shingles=cfg.max_shingles, hash=cfg.hash,
-                          tokens=cfg.tokens)
+    """The document's shingle set as batch near dedup verifies it."""
+    return doc_shingles(text, cfg)
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
