@@ -29,7 +29,7 @@ functions run in order and each part is timed:
   candidate signatures  what verification needs of documents in any edge, per     [CandidateSignatures]
                         bucket: their shingle sets (verify: exact, the default; from
                         their texts) or their signatures (verify: estimate)
-  verify                verify_edges on all edges (exact Jaccard >= threshold)     [near_clusters]
+  verify                verify_edges on all edges (exact Jaccard >= threshold)     [VerifyEdges, per bucket]
   connected components  clusters (keepers in doc_id order, no chaining)            [near_clusters]
 
 Parquet reads and writes between tasks and Ray's scheduling are not included (the

@@ -58,7 +58,10 @@ class WorkLayout:
         _work/sig/b<bucket>.parquet               Dedup: MinHash signatures (batch near dedup, verify: estimate)
         _work/bands/p<part>/b<bucket>.parquet     Dedup: LSH band rows by partition
         _work/edges/p<part>.parquet               NearCandidates: candidate edges
-        _work/csig/b<bucket>.parquet              CandidateSignatures: candidates' shingle sets (or signatures)
+        _work/vedges/b<bucket>.parquet            CandidateSignatures: the distinct edges whose lower end is in the bucket
+        _work/csig/b<verifier>/b<bucket>.parquet  CandidateSignatures: shingle sets (or signatures) of the bucket's
+                                                  candidates that the verifier bucket's edges need
+        _work/verified/b<bucket>.parquet          VerifyEdges: the bucket's edges that are near duplicates
         _work/near/b<bucket>.parquet              near_clusters: ids batch near dedup removes
     """
 
@@ -121,12 +124,21 @@ class WorkLayout:
     def edges(self, p: int) -> storage.Location:
         return self.edges_dir.join(part_key(p) + ".parquet")
 
-    @property
-    def csig_dir(self) -> storage.Location:
-        return self.work("csig")
+    def vedges(self, b: int) -> storage.Location:
+        return self.work("vedges", bucket_key(b) + ".parquet")
 
-    def csig(self, b: int) -> storage.Location:
-        return self.csig_dir.join(bucket_key(b) + ".parquet")
+    def csig_dir(self, verifier: int) -> storage.Location:
+        return self.work("csig", bucket_key(verifier))
+
+    def csig(self, verifier: int, b: int) -> storage.Location:
+        return self.csig_dir(verifier).join(bucket_key(b) + ".parquet")
+
+    @property
+    def verified_dir(self) -> storage.Location:
+        return self.work("verified")
+
+    def verified(self, b: int) -> storage.Location:
+        return self.verified_dir.join(bucket_key(b) + ".parquet")
 
     def near(self, b: int) -> storage.Location:
         return self.work("near", bucket_key(b) + ".parquet")

@@ -112,7 +112,7 @@ def candidate_edges(rows: pa.Table, pairwise: bool) -> pa.Table:
     ids, src, bucket = rows.column("doc_id"), rows.column("source"), rows.column("bucket")
     edges = pa.table({"a": ids.take(a), "a_source": src.take(a), "a_bucket": bucket.take(a),
                       "b": ids.take(b), "b_source": src.take(b), "b_bucket": bucket.take(b)}, schema=EDGE_SCHEMA)
-    return _distinct_edges(edges)
+    return distinct_edges(edges)
 
 
 def verify_edges(edges: pa.Table, candidates: pa.Table, threshold: float,
@@ -128,8 +128,8 @@ def verify_edges(edges: pa.Table, candidates: pa.Table, threshold: float,
     """
     if edges.num_rows == 0:
         return edges
-    edges = _distinct_edges(edges)
-    a, b = (_positions(edges.column(side), candidates.column("doc_id")) for side in ("a", "b"))
+    edges = distinct_edges(edges)
+    a, b = (positions(edges.column(side), candidates.column("doc_id")) for side in ("a", "b"))
     if how == "estimate":
         return edges.filter(pa.array(estimate_pairs(signatures_of(candidates), a, b) >= threshold))
     if how != "exact":
@@ -207,7 +207,7 @@ def _tagged(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray, sizes: np
     return (owner << np.uint64(32)) | values[pos].astype(np.uint64)
 
 
-def _positions(ids: pa.ChunkedArray, of: pa.ChunkedArray) -> np.ndarray:
+def positions(ids: pa.Array | pa.ChunkedArray, of: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """The row of `of` holding each of `ids` (Arrow's hash table: no Python strings); every id must be there."""
     found = pc.index_in(ids, value_set=of.combine_chunks() if isinstance(of, pa.ChunkedArray) else of)
     if found.null_count:
@@ -215,7 +215,8 @@ def _positions(ids: pa.ChunkedArray, of: pa.ChunkedArray) -> np.ndarray:
     return found.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _distinct_edges(edges: pa.Table) -> pa.Table:
+def distinct_edges(edges: pa.Table) -> pa.Table:
+    """Each edge once (an edge's ends are always in doc_id order, a < b, so a pair has one spelling)."""
     return edges.group_by(EDGE_SCHEMA.names, use_threads=False).aggregate([]).select(EDGE_SCHEMA.names)
 
 
@@ -250,9 +251,7 @@ def clusters(edges: pa.Table) -> pa.Table:
         edges.select(["a", "a_source", "a_bucket"]).rename_columns(["doc_id", "source", "bucket"]),
         edges.select(["b", "b_source", "b_bucket"]).rename_columns(["doc_id", "source", "bucket"]),
     ]).group_by(["doc_id", "source", "bucket"], use_threads=False).aggregate([]).sort_by("doc_id")
-    index = {d: i for i, d in enumerate(nodes.column("doc_id").to_pylist())}
-    u = np.fromiter((index[d] for d in edges.column("a").to_pylist()), dtype=np.int64, count=edges.num_rows)
-    v = np.fromiter((index[d] for d in edges.column("b").to_pylist()), dtype=np.int64, count=edges.num_rows)
+    u, v = (positions(edges.column(side), nodes.column("doc_id")) for side in ("a", "b"))
     n = nodes.num_rows
     graph = coo_matrix((np.ones(len(u), dtype=np.int8), (u, v)), shape=(n, n))
     _, label = connected_components(graph, directed=False)

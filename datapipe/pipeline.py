@@ -238,9 +238,10 @@ def _near(cfg: DatapipeConfig, out: storage.Location, k: int, partitions: int, r
     with times.stage("near_dedup"):
         cands = _map(stages.NearCandidates, [PartitionSpec(partition=p) for p in range(partitions)], cfg, out, resume)
         sigs = _map(stages.CandidateSignatures, [BucketSpec(bucket=b) for b in range(k)], cfg, out) if near.verify else []
+        checked = _map(stages.VerifyEdges, [BucketSpec(bucket=b) for b in range(k)], cfg, out) if near.verify else []
         summary = ray.get(_near_clusters_task.options(resources=data_resources()).remote(
-            out.uri, near.threshold if near.verify else None, near.verify or "exact"))
-    times.add("near_dedup", [*cands, *sigs, summary])
+            out.uri, bool(near.verify), sum(s.edges for s in cands)))
+    times.add("near_dedup", [*cands, *sigs, *checked, summary])
     log(f"[3/5 near dedup] {summary.candidate_edges:,} candidate edges, {summary.verified_edges:,} verified → "
         f"{summary.near_duplicate_docs:,} near duplicates in {summary.near_duplicate_clusters:,} clusters "
         f"({times.seconds['near_dedup']:.1f} s)")

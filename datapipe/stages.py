@@ -8,8 +8,11 @@
                    (+ duplicates/b<bucket>.parquet, + MinHash band rows _work/bands/p<part>/b<bucket>.parquet)
     near(part)     _work/bands/p<part>/* → candidate edges _work/edges/p<part>.parquet
     csig(bucket)   the bucket's candidate documents (in any edge) → their shingle sets (verify: exact, read
-                   from _work/kept/b<bucket>) or signatures (estimate, from _work/sig/) → _work/csig/b<bucket>.parquet
-    (one task)     all edges → verified pairs → keepers, no chaining
+                   from _work/kept/b<bucket>) or signatures (estimate, from _work/sig/), routed to the buckets
+                   that verify their edges → _work/csig/b<verifier>/b<bucket>.parquet
+                   (+ the distinct edges whose lower end is in the bucket, _work/vedges/b<bucket>.parquet)
+    verify(bucket) _work/vedges/b<bucket> + _work/csig/b<bucket>/* → verified edges _work/verified/b<bucket>.parquet
+    (one task)     all verified edges → keepers, no chaining
                    → _work/near/b<bucket>.parquet + duplicates/near-b<bucket>.parquet
     tokpack(bucket) _work/kept/b<bucket> minus near duplicates → shards/<source>/<split>/b<bucket>.npy
 
@@ -22,7 +25,8 @@ rerun can reuse. A task receives a spec and returns a summary, frozen dataclasse
 Memory: Ingest writes its rows while it reads (datapipe.layout.ParquetSink), so it holds at
 most the sink's buffer (64 MiB) plus one read batch, whatever its input; Dedup and TokPack
 hold one bucket (about input bytes / num_buckets); NearCandidates one band partition;
-CandidateSignatures one read batch of its bucket plus its candidates' shingle sets.
+CandidateSignatures one read batch of its bucket plus its candidates' shingle sets; VerifyEdges
+one bucket's edges and their ends' sets; near_clusters the verified edges (about 60 bytes each).
 """
 from __future__ import annotations
 
@@ -30,7 +34,6 @@ import dataclasses
 import json
 import time
 from collections import Counter, defaultdict
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -45,12 +48,12 @@ from datapipe.dedup import (DUPLICATE_SCHEMA, ID_SCHEMA, bucket_of, exact_dedup,
                             text_hash)
 from datapipe.layout import BUFFER_BYTES, ParquetSink, WorkLayout
 from datapipe.neardup import (StreamingNearDedup, band_rows, candidate_edges, candidate_sets, clusters,
-                              doc_signatures, signature_table, verify_edges)
+                              distinct_edges, doc_signatures, positions, signature_table, verify_edges)
 from datapipe.pack import is_validation, pack_blocks
 from datapipe.plan import BucketSpec, IngestSpec, PartitionSpec
 from datapipe.read import read_piece
 from datapipe.stats import (CandidateSummary, ClustersSummary, DedupSummary, IngestSummary, NearSummary,
-                            RepeatsSummary, ShardInfo, TaskSummary, TokPackSummary)
+                            RepeatsSummary, ShardInfo, TaskSummary, TokPackSummary, VerifySummary)
 from datapipe.tokenize import encode, from_json, token_dtype
 from raypretrain.config import from_dict, to_dict
 
@@ -285,7 +288,12 @@ class NearCandidates(_StageActor):
 class CandidateSignatures(_StageActor):
     """Gather what verification needs of one bucket's documents that appear in any candidate edge:
     with verify: exact their shingle sets (`candidate_sets`, from their texts in the kept bucket), with
-    estimate their signatures (from _work/sig/)."""
+    estimate their signatures (from _work/sig/).
+
+    Verification is split by an edge's lower end: VerifyEdges(v) checks the edges whose `a` is in
+    bucket v. So this task writes the distinct edges whose lower end is in its bucket
+    (_work/vedges/), and, for each bucket v whose edges reach one of its documents, those documents'
+    sets (_work/csig/b<v>/b<bucket>.parquet): a document is copied once per verifying bucket."""
 
     stage = "csig"
     marker = False  # always rerun (cheap, and its inputs may have changed)
@@ -295,65 +303,96 @@ class CandidateSignatures(_StageActor):
 
     def run(self, spec: BucketSpec) -> CandidateSummary:
         b = spec.bucket
-        wanted: set[str] = set()
+        mine, needs = [], []  # edges this bucket verifies; (doc_id, verifier) for this bucket's documents
         for f in storage.list_files(self.layout.edges_dir, ".parquet"):
             e = storage.read_parquet(f)
-            for side in ("a", "b"):
-                in_bucket = pc.equal(e.column(f"{side}_bucket"), b)
-                wanted.update(e.column(side).filter(in_bucket).to_pylist())
-        if not wanted:
+            lower = pc.equal(e.column("a_bucket"), b)
+            mine.append(e.filter(lower))
+            needs.append(pa.table({"doc_id": e.column("a").filter(lower),
+                                   "verifier": pa.array(np.full(mine[-1].num_rows, b, np.int32))}))
+            upper = pc.equal(e.column("b_bucket"), b)
+            needs.append(pa.table({"doc_id": e.column("b").filter(upper),
+                                   "verifier": e.column("a_bucket").filter(upper)}))
+        edges = pa.concat_tables(mine) if mine else None
+        if edges is not None and edges.num_rows:
+            storage.write_parquet(self.layout.vedges(b), distinct_edges(edges))
+        del mine, edges
+        needs_t = pa.concat_tables(needs).group_by(["doc_id", "verifier"], use_threads=False).aggregate([]) \
+            if needs else None
+        if needs_t is None or not needs_t.num_rows:
             return CandidateSummary(bucket=b, candidate_docs=0)
+        wanted = pc.unique(needs_t.column("doc_id")).sort()
         if self.cfg.dedup.near.verify == "estimate":
-            sig_loc = self.layout.sig(b)
-            if storage.exists(sig_loc):
-                sigs = storage.read_parquet(sig_loc)
-                sigs = sigs.filter(pc.is_in(sigs.column("doc_id"), pa.array(sorted(wanted), pa.string())))
-                storage.write_parquet(self.layout.csig(b), sigs)
+            sigs = storage.read_parquet(self.layout.sig(b))
+            found = sigs.filter(pc.is_in(sigs.column("doc_id"), wanted))
         else:
-            storage.write_parquet(self.layout.csig(b), self._candidate_sets(b, wanted))
+            found = self._candidate_sets(b, wanted)
+        rows = positions(needs_t.column("doc_id"), found.column("doc_id"))
+        verifier = needs_t.column("verifier").to_numpy()
+        for v in np.unique(verifier):
+            storage.write_parquet(self.layout.csig(int(v), b), found.take(pa.array(rows[verifier == v])))
         return CandidateSummary(bucket=b, candidate_docs=len(wanted))
 
-    def _candidate_sets(self, b: int, wanted: set[str]) -> pa.Table:
+    def _candidate_sets(self, b: int, wanted: pa.Array) -> pa.Table:
         """`candidate_sets` of the wanted documents of kept bucket b, reading its doc_id and text
         columns a batch at a time: it holds one batch plus the sets found (about 4 bytes per
         distinct shingle of each candidate), never the bucket's texts."""
-        wanted_ids, parts = pa.array(sorted(wanted), pa.string()), []
+        parts = []
         loc = self.layout.kept(b)
         with loc.fs.open_input_file(loc.path) as f:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=self.batch_rows, columns=["doc_id", "text"]):
-                hit = batch.filter(pc.is_in(batch.column(0), wanted_ids))
+                hit = batch.filter(pc.is_in(batch.column(0), wanted))
                 if hit.num_rows:
                     parts.append(candidate_sets(hit.column(0), hit.column(1).to_pylist(), self.cfg.dedup.near))
         return pa.concat_tables(parts) if parts else candidate_sets(pa.array([], pa.string()), [], self.cfg.dedup.near)
 
 
-def near_clusters(output: str, threshold: float | None,
-                  verify: Literal["exact", "estimate"] = "exact") -> ClustersSummary:
-    """Verify candidate edges (with `threshold`; None verifies nothing) and pick the documents to
-    remove without chaining (neardup.clusters); one Ray task.
+class VerifyEdges(_StageActor):
+    """Verify the candidate edges whose lower end is in one bucket (_work/vedges/, with the sets
+    CandidateSignatures routed to it, _work/csig/b<bucket>/) → _work/verified/b<bucket>.parquet.
 
-    verify="exact": a pair stands if the exact Jaccard of its shingle sets (_work/csig/, written by
-    CandidateSignatures from the candidates' texts) reaches threshold, and its removed document's
-    report row carries that Jaccard; "estimate": the signatures' estimate decides (jaccard null).
+    verify: exact: an edge stands if the exact Jaccard of its ends' shingle sets reaches the
+    threshold, and keeps that Jaccard as a column; estimate: the signatures' estimate decides.
+    Memory: the bucket's edges (about 60 bytes each) and the sets of their ends (4 bytes per
+    shingle; estimate: 4 bytes × num_perm), about 1/num_buckets of all candidates."""
+
+    stage = "verify"
+    marker = False  # always rerun, as CandidateSignatures
+    summary_type = VerifySummary
+
+    def run(self, spec: BucketSpec) -> VerifySummary:
+        b, near = spec.bucket, self.cfg.dedup.near
+        loc = self.layout.vedges(b)
+        if not storage.exists(loc):
+            return VerifySummary(bucket=b, candidate_edges=0, verified_edges=0)
+        edges = storage.read_parquet(loc)
+        sets = pa.concat_tables([storage.read_parquet(f) for f in storage.list_files(self.layout.csig_dir(b), ".parquet")])
+        verified = verify_edges(edges, sets, near.threshold, how=near.verify)
+        storage.write_parquet(self.layout.verified(b), verified)
+        return VerifySummary(bucket=b, candidate_edges=edges.num_rows, verified_edges=verified.num_rows)
+
+
+def near_clusters(output: str, verified: bool, candidate_edges: int = 0) -> ClustersSummary:
+    """Pick the documents to remove without chaining (neardup.clusters) from the verified edges
+    (_work/verified/, written by VerifyEdges), or with `verified` False from every candidate
+    edge (_work/edges/); one Ray task. `candidate_edges` is only reported.
+
     Writes, per dedup bucket, the near duplicates to drop (_work/near/) and to report
-    (duplicates/near-b<bucket>.parquet). Memory: all candidate edges (about 60 bytes each) and,
-    read bucket by bucket into one array, the shingle sets of the documents in them (4 bytes per
-    distinct shingle, at most max_shingles per document; estimate: the signatures, 4 bytes ×
-    num_perm); only candidate documents appear, not the corpus, and never their texts.
+    (duplicates/near-b<bucket>.parquet, with each removed document's Jaccard when verify: exact).
+    Memory: the edges it reads (about 60 bytes each) and the distinct documents in them; no
+    shingle sets, signatures or texts.
     """
     layout = WorkLayout(storage.resolve(output))
     start, cpu = time.perf_counter(), time.process_time()
-    edges = [storage.read_parquet(f) for f in storage.list_files(layout.edges_dir, ".parquet")]
+    folder = layout.verified_dir if verified else layout.edges_dir
+    edges = [storage.read_parquet(f) for f in storage.list_files(folder, ".parquet")]
     edges_t = pa.concat_tables(edges) if edges else None
-    n_candidates = 0 if edges_t is None else edges_t.num_rows
-    if edges_t is not None and threshold is not None:
-        found = [storage.read_parquet(f) for f in storage.list_files(layout.csig_dir, ".parquet")]
-        edges_t = verify_edges(edges_t, pa.concat_tables(found), threshold, how=verify)
+    del edges
     members = clusters(edges_t) if edges_t is not None else None
     n_members = n_clusters = 0
     if members is not None and members.num_rows:
         n_members = members.num_rows
-        n_clusters = len(set(members.column("cluster_id").to_pylist()))
+        n_clusters = len(pc.unique(members.column("cluster_id")))
         bucket = members.column("bucket").to_numpy()
         for b in np.unique(bucket):
             rows = members.filter(pa.array(bucket == b))
@@ -363,8 +402,9 @@ def near_clusters(output: str, threshold: float | None,
                              "kind": pa.array(["near"] * rows.num_rows, pa.string()),
                              "jaccard": rows.column("jaccard")}, schema=DUPLICATE_SCHEMA)
             storage.write_parquet(layout.near_duplicates(int(b)), dups)
+    n_verified = 0 if edges_t is None else edges_t.num_rows
     summary = ClustersSummary(near_duplicate_docs=n_members, near_duplicate_clusters=n_clusters,
-                              candidate_edges=n_candidates, verified_edges=0 if edges_t is None else edges_t.num_rows)
+                              candidate_edges=candidate_edges if verified else n_verified, verified_edges=n_verified)
     return _timed(summary, start, cpu)
 
 

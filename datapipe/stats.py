@@ -75,6 +75,14 @@ class CandidateSummary(TaskSummary):
 
 
 @dataclass(frozen=True, kw_only=True)
+class VerifySummary(TaskSummary):
+    bucket: int
+    candidate_edges: int
+    """Distinct candidate edges whose lower end is in the bucket."""
+    verified_edges: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class ClustersSummary(TaskSummary):
     near_duplicate_docs: int = 0
     near_duplicate_clusters: int | None = 0

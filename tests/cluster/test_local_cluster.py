@@ -27,7 +27,7 @@ from cluster.local import LocalCluster
 from datapipe.sample import write_corpus
 
 REPO = Path(__file__).resolve().parents[2]
-DATA_STAGES = {"Ingest", "Dedup", "NearCandidates", "CandidateSignatures", "TokPack"}
+DATA_STAGES = {"Ingest", "Dedup", "NearCandidates", "CandidateSignatures", "VerifyEdges", "TokPack"}
 DATA_TASKS = {"near_clusters", "_train_tokenizer_task"}
 
 

@@ -25,7 +25,7 @@ from cluster.submit import build_submission, native_command
 from datapipe.sample import write_corpus
 
 REPO = Path(__file__).resolve().parents[2]
-DATA_STAGES = {"Ingest", "Dedup", "NearCandidates", "CandidateSignatures", "TokPack"}
+DATA_STAGES = {"Ingest", "Dedup", "NearCandidates", "CandidateSignatures", "VerifyEdges", "TokPack"}
 RAY_DATA_CONTROL = {"_StatsActor", "ActorLocationTracker", "_AutoscalingCoordinatorActor"}
 
 

@@ -116,7 +116,7 @@ def estimate_above_exact_below():
 def run_batch_near(tmp_path, docs: list[tuple[str, str]], near: NearDedupConfig = NearDedupConfig(),
                    buckets: int = 2) -> list[dict]:
     """The batch near-dedup tasks in this process, in pipeline order (Dedup, NearCandidates,
-    CandidateSignatures, near_clusters) on docs written as ingest would; duplicates/ rows."""
+    CandidateSignatures, VerifyEdges, near_clusters) on docs written as ingest would; duplicates/ rows."""
     out = str(tmp_path / "out")
     layout = WorkLayout(storage.resolve(out))
     rows: dict[int, list] = {}
@@ -132,9 +132,11 @@ def run_batch_near(tmp_path, docs: list[tuple[str, str]], near: NearDedupConfig 
         stages.Dedup(cfg, out).run(BucketSpec(bucket=b, partitions=buckets))
     for p in range(buckets):
         stages.NearCandidates(cfg, out).run(PartitionSpec(partition=p))
-    for b in range(buckets):
-        stages.CandidateSignatures(cfg, out).run(BucketSpec(bucket=b))
-    stages.near_clusters(out, near.threshold, near.verify)
+    if near.verify:
+        for stage in (stages.CandidateSignatures, stages.VerifyEdges):
+            for b in range(buckets):
+                stage(cfg, out).run(BucketSpec(bucket=b))
+    stages.near_clusters(out, bool(near.verify))
     found = sorted((tmp_path / "out" / "duplicates").glob("*.parquet"))
     return [r for f in found for r in pq.read_table(f).to_pylist()]
 
@@ -216,3 +218,29 @@ def test_signatures_are_the_same_in_chunks_and_from_an_arrow_column():
     whole = signatures([doc_shingles(t, cfg) for t in texts], num_perm=cfg.num_perm, seed=cfg.seed)
     assert np.array_equal(doc_signatures(texts, cfg), whole)
     assert np.array_equal(doc_signatures(pa.chunked_array([texts[:100], texts[100:]]), cfg), whole)
+
+
+def test_verifying_bucket_by_bucket_checks_each_edge_once_with_only_its_ends_sets(tmp_path):
+    # Two families of edited copies over 3 buckets: edges cross buckets, and pairs share several bands
+    # (so the same edge comes from several band partitions).
+    texts = edited(7, [5, 10, 20, 30, 40, 200, 260]) + edited(8, [8, 15, 25, 300 - 10]) + edited(9, [])
+    docs = [(f"d{i:02d}", t) for i, t in enumerate(texts)]
+    near = NearDedupConfig()
+    buckets = 3
+    dups = run_batch_near(tmp_path, docs, near, buckets=buckets)
+    layout = WorkLayout(storage.resolve(str(tmp_path / "out")))
+    every = pa.concat_tables([pq.read_table(f.path) for f in storage.list_files(layout.edges_dir, ".parquet")])
+    truth = verify_edges(every, candidate_sets(pa.array([d for d, _ in docs]), texts, near), near.threshold)
+    per = {v: pq.read_table(layout.verified(v).path) for v in range(buckets) if storage.exists(layout.verified(v))}
+    assert len(per) >= 2 and every.num_rows > truth.num_rows  # the work is split, and some edges repeat or fail
+    assert sum(t.num_rows for t in per.values()) == truth.num_rows  # each distinct edge verified once
+    got = sorted(r for t in per.values() for r in zip(*(t.column(c).to_pylist() for c in ("a", "b", "jaccard"))))
+    assert got == sorted(zip(*(truth.column(c).to_pylist() for c in ("a", "b", "jaccard"))))
+    for v, t in per.items():
+        assert set(t.column("a_bucket").to_pylist()) == {v}
+        ends = set(pq.read_table(layout.vedges(v).path, columns=["a"]).column("a").to_pylist()) | \
+            set(pq.read_table(layout.vedges(v).path, columns=["b"]).column("b").to_pylist())
+        sent = [d for f in storage.list_files(layout.csig_dir(v), ".parquet")
+                for d in pq.read_table(f.path, columns=["doc_id"]).column("doc_id").to_pylist()]
+        assert sorted(sent) == sorted(ends)  # only its edges' ends, each once
+    assert dups and {r["doc_id"] for r in dups} == {r["doc_id"] for r in clusters(truth).to_pylist()}
