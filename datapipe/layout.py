@@ -27,7 +27,7 @@ from raypretrain import storage
 
 ROW_GROUP_BYTES = 4 * 2**20
 """A file's buffered rows are written as one row group once they reach this many (Arrow) bytes."""
-BUFFER_BYTES = 64 * 2**20
+BUFFER_BYTES = 32 * 2**20
 """Rows buffered by one sink, over all its files; past it the largest buffers are written early."""
 MAX_OPEN = 256
 """Files one sink keeps open at once."""

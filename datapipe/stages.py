@@ -23,7 +23,7 @@ rerun can reuse. A task receives a spec and returns a summary, frozen dataclasse
 (datapipe.plan, datapipe.stats) that cross Ray as plain dicts.
 
 Memory: Ingest writes its rows while it reads (datapipe.layout.ParquetSink), so it holds at
-most the sink's buffer (64 MiB) plus one read batch, whatever its input; Dedup and TokPack
+most the sink's buffer (32 MiB) plus one read batch, whatever its input; Dedup and TokPack
 hold one bucket (about input bytes / num_buckets); NearCandidates one band partition;
 CandidateSignatures one read batch of its bucket plus its candidates' shingle sets; VerifyEdges
 one bucket's edges and their ends' sets; near_clusters the verified edges (about 60 bytes each).
@@ -34,6 +34,7 @@ import dataclasses
 import json
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -484,22 +485,25 @@ class TokPack(_StageActor):
         return batch.filter(pa.array(~dup)), dups
 
 
-def tokenizer_sample(output: str, num_buckets: int, n_docs: int) -> list[str]:
+def tokenizer_sample(output: str, num_buckets: int, n_docs: int) -> Iterator[str]:
     """Up to n_docs kept texts (near duplicates excluded in batch mode), taken evenly from
-    every bucket (runs as a Ray task)."""
+    every bucket, one read batch at a time (runs in a Ray task, and the trainer takes them as
+    they come, so the sample is never held as a list)."""
     out = storage.resolve(output)
     layout = WorkLayout(out)
     per_bucket = -(-n_docs // max(num_buckets, 1))
-    texts: list[str] = []
+    given = 0
     for b in range(num_buckets):
         loc, removed = layout.kept(b), near_removed(out, b)
         with loc.fs.open_input_file(loc.path) as f:
             taken = 0
             for batch in pq.ParquetFile(f).iter_batches(batch_size=per_bucket, columns=["doc_id", "text"]):
                 for doc_id, text in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
+                    if given == n_docs:
+                        return
                     if taken < per_bucket and doc_id not in removed:
-                        texts.append(text)
+                        yield text
                         taken += 1
+                        given += 1
                 if taken >= per_bucket:
                     break
-    return texts[:n_docs]
