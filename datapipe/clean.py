@@ -98,15 +98,27 @@ class Cleaner:
         self.boilerplate = BoilerplateFilter(cfg.boilerplate) if cfg.boilerplate.enabled else None
 
     def __call__(self, text: str) -> CleanResult:
-        cfg = self.cfg
+        return self.clean_many([text])[0]
+
+    def clean_many(self, texts: list[str]) -> list[CleanResult]:
+        """Clean each text (language ID runs over all of them at once: it is vectorised)."""
+        staged = [self._normalized(t) for t in texts]
+        lang = iter(self.lang.check_many([t for t, _ in staged if t]) if self.lang else ())
+        return [self._filtered(t, pii, next(lang) if self.lang and t else None) for t, pii in staged]
+
+    def _normalized(self, text: str) -> tuple[str, Counter]:
         text = normalize(text)
-        pii: Counter = Counter()
-        if cfg.pii.enabled:
-            text, pii = redact_pii(text, cfg.pii)
+        if self.cfg.pii.enabled:
+            return redact_pii(text, self.cfg.pii)
+        return text, Counter()
+
+    def _filtered(self, text: str, pii: Counter, lang_reason: str | None) -> CleanResult:
+        cfg = self.cfg
         if not text:
             return CleanResult(text, "normalize:empty", pii, "")
+        if lang_reason:
+            return _dropped(text, "lang_id", lang_reason, pii)
         checks = (
-            ("lang_id", self.lang),
             ("gopher_repetition", cfg.gopher_repetition.enabled and (lambda t: gopher_repetition(t, cfg.gopher_repetition))),
             ("gopher_quality", cfg.gopher_quality.enabled and (lambda t: gopher_quality(t, cfg.gopher_quality))),
             ("boilerplate", self.boilerplate),
@@ -152,10 +164,8 @@ def clean_batch(table: pa.Table, cleaner: Cleaner) -> tuple[pa.Table, Counter]:
     reasons = table.column("reason").to_pylist()
     excerpts: list[str | None] = [None] * len(texts)
     pii: Counter = Counter()
-    for i, (t, s) in enumerate(zip(texts, status)):
-        if s != "ok":
-            continue
-        result = cleaner(t)
+    todo = [i for i, s in enumerate(status) if s == "ok"]
+    for i, result in zip(todo, cleaner.clean_many([texts[i] for i in todo])):
         pii.update(result.pii)
         if result.reason is None:
             texts[i] = result.text
