@@ -2,6 +2,7 @@
 
     python bench/vs_datatrove.py                          # 20,000 docs in 16 files, 2 CPUs each side
     python bench/vs_datatrove.py --docs 100000 --cpus 2 --corpora /tmp/scale-corpora
+    python bench/vs_datatrove.py --why 2000               # which filter drops what, each side, no timing
 
 datatrove is installed into its own venv (--venv, created on first use with
 `pip install "datatrove[processing]==0.10.1" "spacy>=3.8" orjson`), never into ours, and this
@@ -13,12 +14,22 @@ it does not tokenize or pack. Our side is the whole `python -m datapipe` (langua
 filters plus boilerplate, exact and near dedup with exact verification, tokenizer training,
 tokenize and pack), as bench/scale.py runs it on a local Ray of --cpus CPUs.
 
+With --why N, nothing is timed: the first N documents go through each side's filters in order in
+one process, and the table gives, per filter, how many documents it drops (the first to drop a
+document takes it) and its most common reasons, to explain why the two sides keep different shares.
+
+Both sides read a copy of the generated corpus holding only its well-formed records (the bad
+records it plants on purpose, which we reject with a reason, stop datatrove's JsonlReader reading
+the rest of their file: on the raw corpus it read 4,115 of 20,000 documents). The run stops if
+datatrove's reader did not read every document of the copy.
+
 Printed: each side's wall seconds per step, docs/s/core end to end (input docs / wall / cpus, each
 side's whole wall including process and Ray start), the documents each kept, and the ratio.
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import shutil
@@ -81,9 +92,120 @@ def count(folder):
     import glob, gzip
     return sum(sum(1 for _ in gzip.open(p, "rt")) for p in glob.glob(f"{folder}/*.jsonl.gz"))
 
-print("DATATROVE " + json.dumps({"seconds": seconds, "filtered": count(f"{work}/filtered"),
+reader = json.load(open(f"{work}/logs/filters/stats.json"))[0]["stats"]["documents"]["total"]
+print("DATATROVE " + json.dumps({"seconds": seconds, "read": reader, "filtered": count(f"{work}/filtered"),
                                  "kept": count(f"{work}/deduped")}))
 """
+
+
+def well_formed(folder: Path) -> tuple[Path, int, int]:
+    """A copy of the corpus in `folder` (beside it, made once) without the records datapipe rejects
+    (bad JSON, invalid UTF-8, no string text): datatrove's JsonlReader gives up on the rest of a
+    file at its first invalid byte, so on the raw corpus it reads a fifth of the documents.
+    Returns (the copy, its documents, its bytes)."""
+    out, done = folder.with_name(folder.name + "-valid"), folder.with_name(folder.name + "-valid.done")
+    if not done.is_file():
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        for path in sorted(folder.glob("*.jsonl")):
+            with open(path, "rb") as src, open(out / path.name, "wb") as dst:
+                for line in src:
+                    try:
+                        keep = usable(json.loads(line.decode()).get("text"))
+                    except (UnicodeDecodeError, ValueError, AttributeError):
+                        keep = False
+                    if keep:
+                        dst.write(line.rstrip(b"\n") + b"\n")
+        done.write_text("")
+    paths = sorted(out.glob("*.jsonl"))
+    docs = sum(sum(1 for _ in open(p, "rb")) for p in paths)
+    return out, docs, sum(p.stat().st_size for p in paths)
+
+
+def usable(text) -> bool:
+    """A document --why gives both sides: a non-empty string that is valid UTF-8 (datatrove's orjson
+    reader skips a record with a lone surrogate; our reader would reject it)."""
+    try:
+        return isinstance(text, str) and bool(text.strip()) and bool(text.encode())
+    except UnicodeEncodeError:
+        return False
+
+
+# Run by the datatrove venv's python: argv = input folder, docs. Prints one JSON line: filter -> reason -> count.
+DATATROVE_WHY = r"""
+import collections, glob, json, sys
+from datatrove.data import Document
+from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
+                                        GopherRepetitionFilter)
+
+folder, n = sys.argv[1], int(sys.argv[2])
+chain = [("gopher_repetition", GopherRepetitionFilter()), ("gopher_quality", GopherQualityFilter()),
+         ("c4", C4QualityFilter()), ("fineweb", FineWebQualityFilter())]
+drops = collections.defaultdict(collections.Counter)
+seen = 0
+for path in sorted(glob.glob(f"{folder}/**/*.jsonl", recursive=True)):
+    for i, line in enumerate(open(path, errors="replace")):
+        try:
+            text = json.loads(line).get("text")
+        except (ValueError, AttributeError):
+            continue
+        if not usable(text):
+            continue
+        doc, seen = Document(text=text, id=f"{path}/{i}"), seen + 1
+        for name, f in chain:
+            verdict = f.filter(doc)
+            ok, reason = verdict if isinstance(verdict, tuple) else (verdict, "")
+            if not ok:
+                drops[name][reason or "?"] += 1
+                break
+        else:
+            drops["kept"][""] += 1
+        if seen >= n:
+            break
+    if seen >= n:
+        break
+print("WHY " + json.dumps(drops))
+"""
+
+
+def why(python: Path, folder: str, n: int) -> None:
+    """Per filter, the documents each side drops among the first n (see --why)."""
+    proc = subprocess.run([str(python), "-c", inspect.getsource(usable) + DATATROVE_WHY, folder, str(n)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    line = [x for x in proc.stdout.splitlines() if x.startswith("WHY ")]
+    if proc.returncode or not line:
+        raise SystemExit(f"datatrove failed:\n{(proc.stdout + proc.stderr)[-4000:]}")
+    theirs = json.loads(line[0][4:])
+    from collections import Counter, defaultdict
+
+    from datapipe.clean import Cleaner
+    from datapipe.config import CleanConfig
+    texts = []
+    for path in sorted(Path(folder).rglob("*.jsonl")):
+        for line in open(path, errors="replace"):
+            try:
+                text = json.loads(line).get("text")
+            except (ValueError, AttributeError):
+                continue
+            if usable(text) and len(texts) < n:
+                texts.append(text)
+    ours: dict[str, Counter] = defaultdict(Counter)
+    for r in Cleaner(CleanConfig()).clean_many(texts):
+        name, _, reason = (r.reason or "kept:").partition(":")
+        ours[name][reason] += 1
+
+    def cell(counts: dict | None) -> str:
+        if not counts:
+            return "0"
+        top = ", ".join(f"{r} {c:,}" for r, c in sorted(counts.items(), key=lambda x: -x[1])[:3] if r)
+        return f"{sum(counts.values()):,}" + (f" ({top})" if top else "")
+
+    print(f"first {n:,} documents with a text; each filter takes the documents no earlier one dropped")
+    print("| filter | datatrove drops (top reasons) | ours drops (top reasons) |\n|---|---|---|")
+    for name in dict.fromkeys([*ours, *theirs]):
+        if name != "kept":
+            print(f"| {name} | {cell(theirs.get(name))} | {cell(ours.get(name))} |")
+    print(f"| **kept** | **{cell(theirs.get('kept'))}** | **{cell(ours.get('kept'))}** |")
 
 
 def datatrove_python(venv: Path) -> Path:
@@ -117,23 +239,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpora", type=Path, help="keep the generated corpus here (bench/scale.py's layout)")
     p.add_argument("--venv", type=Path, default=Path.home() / ".cache" / "raypretrain-bench" / "datatrove-venv",
                    help="datatrove's own venv (created on first use)")
+    p.add_argument("--why", type=int, metavar="N", help="no timing: which filter drops what among the first N docs")
     args = p.parse_args(argv)
     python = datatrove_python(args.venv)
+    if args.why:
+        raw, _ = make_corpus((args.corpora or Path(tempfile.mkdtemp(prefix="vsdt-"))) / f"in-{args.docs}-{args.files}",
+                             args.docs, args.files)
+        why(python, str(well_formed(Path(raw).parent if args.files == 1 else Path(raw))[0]), args.why)
+        return 0
     root = Path(tempfile.mkdtemp(prefix="vsdt-"))
     try:
         corpora = args.corpora or root
-        folder, nbytes = make_corpus(corpora / f"in-{args.docs}-{args.files}", args.docs, args.files)
-        if args.files == 1:
-            folder = str(Path(folder).parent)
-        print(f"load average {os.getloadavg()[0]:.1f}; {args.docs:,} docs, {nbytes / 2**20:,.0f} MiB in "
-              f"{args.files} file(s); {args.cpus} CPUs each side", flush=True)
+        raw, _ = make_corpus(corpora / f"in-{args.docs}-{args.files}", args.docs, args.files)
+        valid, n, nbytes = well_formed(Path(raw).parent if args.files == 1 else Path(raw))
+        folder = str(valid)
+        print(f"load average {os.getloadavg()[0]:.1f}; {n:,} well-formed docs of {args.docs:,} generated, "
+              f"{nbytes / 2**20:,.0f} MiB in {args.files} file(s); {args.cpus} CPUs each side", flush=True)
         theirs = run_datatrove(python, folder, root / "datatrove", args.cpus, args.files)
         print(f"  datatrove: {theirs['wall']:.0f} s, load average {os.getloadavg()[0]:.1f}", flush=True)
-        ours = run_datapipe(folder, root / "ours", args.cpus, [])
+        if theirs["read"] != n:
+            raise SystemExit(f"datatrove read {theirs['read']:,} of the {n:,} documents: not comparable")
+        ours = run_datapipe(str(next(valid.glob("*.jsonl"))) if args.files == 1 else folder, root / "ours",
+                            args.cpus, [])
         print(f"  ours: {ours['wall']:.0f} s, load average {os.getloadavg()[0]:.1f}", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    n, cpus = args.docs, args.cpus
+    cpus = args.cpus
     rate_theirs, rate_ours = n / theirs["wall"] / cpus, n / ours["wall"] / cpus
     print("\n| side | step | wall s | docs/s/core |\n|---|---|---:|---:|")
     for step, sec in theirs["seconds"].items():
