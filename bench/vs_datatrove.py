@@ -29,7 +29,9 @@ side's whole wall including process and Ray start), the documents each kept, and
 from __future__ import annotations
 
 import argparse
+import glob
 import inspect
+import itertools
 import json
 import os
 import shutil
@@ -99,10 +101,11 @@ print("DATATROVE " + json.dumps({"seconds": seconds, "read": reader, "filtered":
 
 
 def well_formed(folder: Path) -> tuple[Path, int, int]:
-    """A copy of the corpus in `folder` (beside it, made once) without the records datapipe rejects
-    (bad JSON, invalid UTF-8, no string text): datatrove's JsonlReader gives up on the rest of a
-    file at its first invalid byte, so on the raw corpus it reads a fifth of the documents.
-    Returns (the copy, its documents, its bytes)."""
+    """A copy of the corpus in `folder` (beside it, made once) with only its well-formed records: valid
+    UTF-8 JSON whose "text" is a non-empty string without lone surrogates (datatrove's JsonlReader
+    gives up on the rest of a file at its first invalid byte, so on the raw corpus it reads a fifth
+    of the documents; datapipe rejects each such record with a reason). Returns (the copy, its
+    documents, its bytes)."""
     out, done = folder.with_name(folder.name + "-valid"), folder.with_name(folder.name + "-valid.done")
     if not done.is_file():
         shutil.rmtree(out, ignore_errors=True)
@@ -111,8 +114,9 @@ def well_formed(folder: Path) -> tuple[Path, int, int]:
             with open(path, "rb") as src, open(out / path.name, "wb") as dst:
                 for line in src:
                     try:
-                        keep = usable(json.loads(line.decode()).get("text"))
-                    except (UnicodeDecodeError, ValueError, AttributeError):
+                        text = json.loads(line.decode()).get("text")
+                        keep = isinstance(text, str) and bool(text.strip()) and bool(text.encode())
+                    except (UnicodeError, ValueError, AttributeError):
                         keep = False
                     if keep:
                         dst.write(line.rstrip(b"\n") + b"\n")
@@ -122,18 +126,15 @@ def well_formed(folder: Path) -> tuple[Path, int, int]:
     return out, docs, sum(p.stat().st_size for p in paths)
 
 
-def usable(text) -> bool:
-    """A document --why gives both sides: a non-empty string that is valid UTF-8 (datatrove's orjson
-    reader skips a record with a lone surrogate; our reader would reject it)."""
-    try:
-        return isinstance(text, str) and bool(text.strip()) and bool(text.encode())
-    except UnicodeEncodeError:
-        return False
+def first_texts(folder: str, n: int) -> list[str]:
+    """The texts of the first n records of a well_formed copy, files in name order."""
+    lines = (line for path in sorted(glob.glob(f"{folder}/*.jsonl")) for line in open(path, encoding="utf-8"))
+    return [json.loads(line)["text"] for line in itertools.islice(lines, n)]
 
 
 # Run by the datatrove venv's python: argv = input folder, docs. Prints one JSON line: filter -> reason -> count.
 DATATROVE_WHY = r"""
-import collections, glob, json, sys
+import collections, glob, itertools, json, sys
 from datatrove.data import Document
 from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
                                         GopherRepetitionFilter)
@@ -142,36 +143,24 @@ folder, n = sys.argv[1], int(sys.argv[2])
 chain = [("gopher_repetition", GopherRepetitionFilter()), ("gopher_quality", GopherQualityFilter()),
          ("c4", C4QualityFilter()), ("fineweb", FineWebQualityFilter())]
 drops = collections.defaultdict(collections.Counter)
-seen = 0
-for path in sorted(glob.glob(f"{folder}/**/*.jsonl", recursive=True)):
-    for i, line in enumerate(open(path, errors="replace")):
-        try:
-            text = json.loads(line).get("text")
-        except (ValueError, AttributeError):
-            continue
-        if not usable(text):
-            continue
-        doc, seen = Document(text=text, id=f"{path}/{i}"), seen + 1
-        for name, f in chain:
-            verdict = f.filter(doc)
-            ok, reason = verdict if isinstance(verdict, tuple) else (verdict, "")
-            if not ok:
-                drops[name][reason or "?"] += 1
-                break
-        else:
-            drops["kept"][""] += 1
-        if seen >= n:
+for i, text in enumerate(first_texts(folder, n)):
+    doc = Document(text=text, id=str(i))
+    for name, f in chain:
+        verdict = f.filter(doc)
+        ok, reason = verdict if isinstance(verdict, tuple) else (verdict, "")
+        if not ok:
+            drops[name][reason or "?"] += 1
             break
-    if seen >= n:
-        break
+    else:
+        drops["kept"][""] += 1
 print("WHY " + json.dumps(drops))
 """
 
 
 def why(python: Path, folder: str, n: int) -> None:
     """Per filter, the documents each side drops among the first n (see --why)."""
-    proc = subprocess.run([str(python), "-c", inspect.getsource(usable) + DATATROVE_WHY, folder, str(n)], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    proc = subprocess.run([str(python), "-c", inspect.getsource(first_texts) + DATATROVE_WHY, folder, str(n)],
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONWARNINGS="ignore"))
     line = [x for x in proc.stdout.splitlines() if x.startswith("WHY ")]
     if proc.returncode or not line:
         raise SystemExit(f"datatrove failed:\n{(proc.stdout + proc.stderr)[-4000:]}")
@@ -180,17 +169,8 @@ def why(python: Path, folder: str, n: int) -> None:
 
     from datapipe.clean import Cleaner
     from datapipe.config import CleanConfig
-    texts = []
-    for path in sorted(Path(folder).rglob("*.jsonl")):
-        for line in open(path, errors="replace"):
-            try:
-                text = json.loads(line).get("text")
-            except (ValueError, AttributeError):
-                continue
-            if usable(text) and len(texts) < n:
-                texts.append(text)
     ours: dict[str, Counter] = defaultdict(Counter)
-    for r in Cleaner(CleanConfig()).clean_many(texts):
+    for r in Cleaner(CleanConfig()).clean_many(first_texts(folder, n)):
         name, _, reason = (r.reason or "kept:").partition(":")
         ours[name][reason] += 1
 
