@@ -21,7 +21,7 @@ import numpy as np
 import ray
 
 from cluster.placement import data_resources
-from datapipe import plan, stages
+from datapipe import near_stages, plan, stages
 from datapipe.config import DatapipeConfig, SourceConfig
 from datapipe.layout import WorkLayout
 from datapipe.minhash import s_curve
@@ -111,7 +111,7 @@ class _LazyRemote:
         return self.remote_function.options(**options)
 
 
-_near_clusters_task = _LazyRemote(stages.near_clusters)
+_near_clusters_task = _LazyRemote(near_stages.near_clusters)
 _id_repeats_task = _LazyRemote(stages.id_repeats)
 
 
@@ -236,9 +236,9 @@ def _near(cfg: DatapipeConfig, out: storage.Location, k: int, partitions: int, r
         log(f"[3/5 near dedup] streaming: {len(shards)} BandIndex actors answer while tokenizing")
         return ClustersSummary(), shards
     with times.stage("near_dedup"):
-        cands = _map(stages.NearCandidates, [PartitionSpec(partition=p) for p in range(partitions)], cfg, out, resume)
-        sigs = _map(stages.CandidateSignatures, [BucketSpec(bucket=b) for b in range(k)], cfg, out) if near.verify else []
-        checked = _map(stages.VerifyEdges, [BucketSpec(bucket=b) for b in range(k)], cfg, out) if near.verify else []
+        cands = _map(near_stages.NearCandidates, [PartitionSpec(partition=p) for p in range(partitions)], cfg, out, resume)
+        sigs = _map(near_stages.CandidateSignatures, [BucketSpec(bucket=b) for b in range(k)], cfg, out) if near.verify else []
+        checked = _map(near_stages.VerifyEdges, [BucketSpec(bucket=b) for b in range(k)], cfg, out) if near.verify else []
         summary = ray.get(_near_clusters_task.options(resources=data_resources()).remote(
             out.uri, bool(near.verify), sum(s.edges for s in cands)))
     times.add("near_dedup", [*cands, *sigs, *checked, summary])

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datapipe import stages
+from datapipe import near_stages, stages
 from datapipe.config import DatapipeConfig, DedupConfig, NearDedupConfig
 from datapipe.dedup import bucket_of, text_hash
 from datapipe.layout import WorkLayout
@@ -131,12 +131,12 @@ def run_batch_near(tmp_path, docs: list[tuple[str, str]], near: NearDedupConfig 
     for b in range(buckets):
         stages.Dedup(cfg, out).run(BucketSpec(bucket=b, partitions=buckets))
     for p in range(buckets):
-        stages.NearCandidates(cfg, out).run(PartitionSpec(partition=p))
+        near_stages.NearCandidates(cfg, out).run(PartitionSpec(partition=p))
     if near.verify:
-        for stage in (stages.CandidateSignatures, stages.VerifyEdges):
+        for stage in (near_stages.CandidateSignatures, near_stages.VerifyEdges):
             for b in range(buckets):
                 stage(cfg, out).run(BucketSpec(bucket=b))
-    stages.near_clusters(out, bool(near.verify))
+    near_stages.near_clusters(out, bool(near.verify))
     found = sorted((tmp_path / "out" / "duplicates").glob("*.parquet"))
     return [r for f in found for r in pq.read_table(f).to_pylist()]
 
